@@ -1,0 +1,110 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "loyalty",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "loyalty", targets: ["LoyaltyCLI"]),
+        .executable(name: "store-counter", targets: ["StoreCounterPlugin"]),
+        .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
+        .library(name: "LoyaltyEvents", targets: ["LoyaltyEvents"]),
+        .library(name: "PluginRuntime", targets: ["PluginRuntime"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        // The C library, seen through pkg-config. Nothing else imports it.
+        .systemLibrary(
+            name: "CZeroMQ",
+            pkgConfig: "libzmq",
+            providers: [.apt(["libzmq3-dev"])]
+        ),
+        // All unsafe libzmq interop lives here, and only here.
+        .target(name: "ZeroMQ", dependencies: ["CZeroMQ"], swiftSettings: strict),
+        // Event envelope, payloads, validation and the JSON codec.
+        .target(name: "LoyaltyEvents", swiftSettings: strict),
+        // A deterministic synthetic store chain: customers who return, drift away, complain.
+        .target(name: "LoyaltySimulation", dependencies: ["LoyaltyEvents"], swiftSettings: strict),
+        // The frames spoken between POS / plugins and the bus, and a client for them.
+        .target(name: "LoyaltyWire", dependencies: [
+            "ZeroMQ", "LoyaltyEvents",
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
+        // The durable journal, ingest, publish, replay and service routing.
+        .target(name: "LoyaltyBus", dependencies: [
+            "ZeroMQ", "LoyaltyEvents", "LoyaltyWire",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+        // The library every plugin is built on.
+        .target(name: "PluginRuntime", dependencies: [
+            "ZeroMQ", "LoyaltyEvents", "LoyaltyWire", "LoyaltyConfig",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+        // config/loyalty.yaml and plugins/*/plugin.yaml.
+        .target(name: "LoyaltyConfig", dependencies: [
+            .product(name: "Yams", package: "Yams"),
+        ], swiftSettings: strict),
+        // `loyalty up`: runs the bus and the plugins as child processes.
+        .target(name: "LoyaltySupervisor", dependencies: [
+            "LoyaltyConfig",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
+        .executableTarget(name: "LoyaltyCLI", dependencies: [
+            "ZeroMQ", "LoyaltyEvents", "LoyaltyWire", "LoyaltyBus", "LoyaltyConfig", "LoyaltySupervisor", "LoyaltySimulation",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: strict),
+        .executableTarget(
+            name: "StoreCounterPlugin",
+            dependencies: [
+                "PluginRuntime", "LoyaltyEvents",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "plugins/store-counter/Sources",
+            swiftSettings: strict
+        ),
+        .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
+        .testTarget(name: "LoyaltyEventsTests", dependencies: ["LoyaltyEvents"]),
+        .testTarget(name: "LoyaltyBusTests", dependencies: [
+            "LoyaltyBus", "LoyaltyWire", "LoyaltyEvents", "ZeroMQ",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "PluginRuntimeTests", dependencies: [
+            "PluginRuntime", "LoyaltyBus", "LoyaltyWire", "LoyaltyEvents",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "LoyaltyConfigTests", dependencies: ["LoyaltyConfig"]),
+        .testTarget(name: "LoyaltySupervisorTests", dependencies: [
+            "LoyaltySupervisor", "LoyaltyConfig",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
+        .testTarget(name: "LoyaltySimulationTests", dependencies: ["LoyaltySimulation", "LoyaltyEvents"]),
+        .testTarget(name: "IntegrationTests", dependencies: [
+            "LoyaltyWire", "LoyaltyEvents", "LoyaltySimulation", "ZeroMQ",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,82 @@
+import Foundation
+import Synchronization
+import Logging
+import LoyaltyWire
+import ServiceLifecycle
+import ZeroMQ
+
+/// The bus: journal, ingest, publish, replay, service routing. `start()` binds everything and
+/// returns once the endpoints accept connections; `stop()` finishes the batch in progress,
+/// closes the sockets and returns.
+public final class Bus: Sendable {
+    public let configuration: BusConfiguration
+    public let journal: Journal
+    private let context: ZMQContext
+    private let stopSignal = StopSignal()
+    private let logger: Logger
+    private let threads = ThreadBox()
+
+    public init(configuration: BusConfiguration, logger: Logger) throws {
+        self.configuration = configuration
+        self.logger = logger
+        journal = try Journal(path: configuration.journalPath)
+        context = try ZMQContext()
+    }
+
+    public func start() throws {
+        let writerEndpoint = "inproc://journal-writer-\(UUID().uuidString)"
+        let writer = JournalWriter(configuration: configuration, journal: journal, context: context,
+                                   frontEndpoint: writerEndpoint, stop: stopSignal, logger: logger)
+        let front = FrontRouter(configuration: configuration, context: context, writerEndpoint: writerEndpoint,
+                                stop: stopSignal, logger: logger)
+        let replay = ReplayServer(configuration: configuration, journal: journal, context: context,
+                                  stop: stopSignal, logger: logger)
+        let gates = (StartupGate(), StartupGate(), StartupGate())
+        threads.add(OwnedThread(name: "bus.writer") { writer.run(startup: gates.0) })
+        do { try gates.0.wait() } catch { stop(); throw error }
+        threads.add(OwnedThread(name: "bus.front") { front.run(startup: gates.1) })
+        threads.add(OwnedThread(name: "bus.replay") { replay.run(startup: gates.2) })
+        do {
+            try gates.1.wait()
+            try gates.2.wait()
+        } catch {
+            stop()
+            throw error
+        }
+        logger.info("bus listening", metadata: [
+            "ingest": "\(configuration.ingestEndpoint)", "publish": "\(configuration.publishEndpoint)",
+            "replay": "\(configuration.replayEndpoint)", "journal": "\(configuration.journalPath)",
+            "head": "\((try? journal.head()) ?? 0)",
+        ])
+    }
+
+    /// Stops the threads (each finishes what it holds) and waits for them. Blocks.
+    public func stop() {
+        stopSignal.set()
+        threads.joinAll()
+    }
+}
+
+/// The bus's threads, joined once at stop.
+private final class ThreadBox: Sendable {
+    private let threads = Mutex<[OwnedThread]>([])
+    func add(_ thread: OwnedThread) { threads.withLock { $0.append(thread) } }
+    func joinAll() {
+        for thread in threads.withLock({ $0 }) { thread.join() }
+    }
+}
+
+/// The bus as a `Service`: runs until graceful shutdown (SIGTERM, SIGINT), then stops cleanly.
+public struct BusService: Service {
+    let bus: Bus
+
+    public init(bus: Bus) { self.bus = bus }
+
+    public func run() async throws {
+        let bus = self.bus
+        try await runOffPool { try bus.start() }
+        try? await gracefulShutdown()
+        // stop() joins the bus threads (up to one poll interval): off the pool too.
+        _ = try? await runOffPool { bus.stop() }
+    }
+}

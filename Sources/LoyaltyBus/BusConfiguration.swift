@@ -1,0 +1,32 @@
+import LoyaltyEvents
+
+/// Where the bus listens and keeps its journal, and the limits it enforces.
+public struct BusConfiguration: Sendable {
+    /// ROUTER: events and service requests in, acks and replies out; plugin workers register here.
+    public var ingestEndpoint: String
+    /// PUB: every stored event, as `topic, seq, envelope`.
+    public var publishEndpoint: String
+    /// ROUTER: "events after seq N".
+    public var replayEndpoint: String
+    public var journalPath: String
+    /// At most this many events share one transaction (one fsync).
+    public var maxBatch = 4096
+    /// Events waiting for the journal writer beyond this are refused as `unavailable`.
+    public var maxQueuedEvents: Int32 = 200_000
+    /// A replay batch holds at most this many events.
+    public var maxReplayBatch = 5000
+    public var limits: EventLimits = .default
+    /// How often the bus and plugin workers exchange heartbeats, and after how long without
+    /// one a worker is taken to be dead.
+    public var heartbeatIntervalMilliseconds = 1000
+    public var workerExpiryMilliseconds = 3500
+    /// Service requests that name no timeout get this one.
+    public var defaultRequestTimeoutMilliseconds = 3000
+
+    public init(ingestEndpoint: String, publishEndpoint: String, replayEndpoint: String, journalPath: String) {
+        self.ingestEndpoint = ingestEndpoint
+        self.publishEndpoint = publishEndpoint
+        self.replayEndpoint = replayEndpoint
+        self.journalPath = journalPath
+    }
+}

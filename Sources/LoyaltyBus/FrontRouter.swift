@@ -1,0 +1,202 @@
+import Logging
+import LoyaltyWire
+import ZeroMQ
+
+/// The ingest ROUTER's thread: hands events to the journal writer, routes service requests to
+/// plugin workers by name, keeps heartbeats, and sends acks back. It never touches the disk,
+/// so a service request is not held up by a commit.
+struct FrontRouter {
+    let configuration: BusConfiguration
+    let context: ZMQContext
+    let writerEndpoint: String
+    let stop: StopSignal
+    let logger: Logger
+
+    func run(startup: StartupGate) {
+        let router: Socket
+        let writer: Socket
+        do {
+            router = try Socket(context: context, type: .router)
+            try router.set([.routerMandatory(true), .sendHighWaterMark(0), .receiveHighWaterMark(0),
+                            .maximumMessageSize(Int64(configuration.limits.maxBytes) * 2 + 4096)])
+            try router.bind(configuration.ingestEndpoint)
+            writer = try Socket(context: context, type: .pair)
+            try writer.set([.sendHighWaterMark(configuration.maxQueuedEvents), .receiveHighWaterMark(0)])
+            try writer.connect(writerEndpoint)
+        } catch {
+            startup.fail(error)
+            return
+        }
+        startup.succeed()
+        var state = State(router: router, writer: writer, configuration: configuration, logger: logger)
+        var poller = Poller()
+        poller.add(router)
+        poller.add(writer)
+        var lastHeartbeat = Monotonic.now
+
+        while !stop.isSet {
+            do {
+                let ready = try poller.poll(timeoutMilliseconds: 100)
+                let now = Monotonic.now
+                if ready[1].contains(.readable) {
+                    // Acks first: they free producers' windows.
+                    var count = 0
+                    while count < 10_000, let frames = try writer.receive(dontWait: true) {
+                        state.sendToPeer(frames)
+                        count += 1
+                    }
+                }
+                if ready[0].contains(.readable) {
+                    var count = 0
+                    while count < 10_000, let frames = try router.receive(dontWait: true) {
+                        state.handle(frames, now: now)
+                        count += 1
+                    }
+                }
+                if now - lastHeartbeat >= configuration.heartbeatIntervalMilliseconds {
+                    lastHeartbeat = now
+                    state.heartbeat(now: now)
+                }
+                state.expireRequests(now: now)
+            } catch let error as ZMQError where error.isContextTerminated {
+                break
+            } catch {
+                logger.error("ingest router: \(error)")
+            }
+        }
+    }
+
+    struct State {
+        let router: Socket
+        let writer: Socket
+        let configuration: BusConfiguration
+        let logger: Logger
+        var services = ServiceDirectory()
+
+        /// Sends to a peer that may have gone: a vanished peer or a full queue loses only this
+        /// message, which its sender retries.
+        func sendToPeer(_ frames: [Frame]) {
+            do {
+                if try !router.send(frames, dontWait: true) {
+                    logger.debug("peer queue full; message dropped, the peer will retry")
+                }
+            } catch let error where error.isHostUnreachable {
+                logger.debug("peer gone; message dropped")
+            } catch {
+                logger.warning("send to peer failed: \(error)")
+            }
+        }
+
+        func refuse(_ peer: Frame, code: String, _ message: String) {
+            sendToPeer([peer, Frame(frame: WireCommand.error), Frame(frame: code), Frame(frame: message)])
+        }
+
+        mutating func handle(_ frames: [Frame], now: Int) {
+            guard frames.count >= 2 else { return }
+            let peer = frames[0]
+            let command = frames[1]
+            switch command.frameText {
+            case WireCommand.event:
+                guard frames.count == 3 else {
+                    return refuse(peer, code: "bad_frames", "an event is 2 frames: 'event' and the envelope JSON; got \(frames.count - 1)")
+                }
+                guard frames[2].count <= configuration.limits.maxBytes else {
+                    let ack = Ack(eventId: "", status: .rejected, code: "too_large",
+                                  message: "the envelope is \(frames[2].count) bytes; the limit is \(configuration.limits.maxBytes)")
+                    return sendToPeer([peer] + ack.frames)
+                }
+                do {
+                    if try !writer.send([peer, frames[2]], dontWait: true) {
+                        let ack = Ack(eventId: JournalWriter.bestEffortEventId(frames[2]), status: .unavailable, code: "overloaded",
+                                      message: "the bus has \(configuration.maxQueuedEvents) events waiting for the journal; retry shortly")
+                        sendToPeer([peer] + ack.frames)
+                    }
+                } catch {
+                    logger.error("hand-off to journal writer failed: \(error)")
+                }
+            case WireCommand.request:
+                handleRequest(frames, peer: peer, now: now)
+            case WireCommand.ready:
+                let names = frames.dropFirst(2).map(\.frameText)
+                guard !names.isEmpty, names.allSatisfy(Self.isServiceName) else {
+                    return refuse(peer, code: "bad_frames", "'ready' is followed by one or more service names like 'points.balance'")
+                }
+                services.register(worker: peer, services: names, now: now)
+                logger.info("worker registered", metadata: ["services": "\(names.joined(separator: ","))"])
+            case WireCommand.heartbeat:
+                if !services.heard(from: peer, now: now) {
+                    // A worker the bus forgot (e.g. the bus restarted): ask it to register again.
+                    sendToPeer([peer, Frame(frame: WireCommand.disconnect)])
+                }
+            case WireCommand.reply:
+                services.heard(from: peer, now: now)
+                guard frames.count == 5, let token = UInt64(frames[2].frameText),
+                      let status = ReplyStatus(rawValue: frames[3].frameText) else {
+                    return refuse(peer, code: "bad_frames", "a worker reply is 'reply', token, status, body")
+                }
+                guard let request = services.complete(token: token, from: peer) else { return }
+                sendToPeer([request.client] + Reply(requestId: request.requestId, status: status, body: frames[4]).frames)
+            case WireCommand.disconnect:
+                for request in services.remove(worker: peer) {
+                    answerUnavailable(request, because: "the plugin serving '\(request.service)' is shutting down")
+                }
+            default:
+                let shown = String(command.frameText.prefix(40).map { $0.isASCII && !$0.isNewline ? $0 : "?" })
+                refuse(peer, code: "unknown_command", "unknown command '\(shown)'; expected event, request, ready, heartbeat, reply or disconnect")
+            }
+        }
+
+        mutating func handleRequest(_ frames: [Frame], peer: Frame, now: Int) {
+            guard frames.count == 5 || frames.count == 6 else {
+                return refuse(peer, code: "bad_frames", "a request is 'request', service, requestId, body[, timeoutMilliseconds]")
+            }
+            let service = frames[2].frameText, requestId = frames[3].frameText
+            guard Self.isServiceName(service), !requestId.isEmpty, requestId.utf8.count <= 128 else {
+                return refuse(peer, code: "bad_frames", "service must be a name like 'points.balance' and requestId 1–128 bytes")
+            }
+            var timeout = configuration.defaultRequestTimeoutMilliseconds
+            if frames.count == 6 {
+                guard let asked = Int(frames[5].frameText), (1...60_000).contains(asked) else {
+                    return sendToPeer([peer] + Reply(requestId: requestId, status: .error,
+                                                     body: Frame(frame: "timeoutMilliseconds must be an integer from 1 to 60000")).frames)
+                }
+                timeout = asked
+            }
+            guard let (token, worker) = services.dispatch(service: service, client: peer, requestId: requestId, deadline: now + timeout) else {
+                let known = services.serviceNames
+                let message = "no plugin offering '\(service)' is running" + (known.isEmpty ? "" : " (running: \(known.joined(separator: ", ")))")
+                return sendToPeer([peer] + Reply(requestId: requestId, status: .unavailable, body: Frame(frame: message)).frames)
+            }
+            sendToPeer([worker, Frame(frame: WireCommand.request), Frame(frame: String(token)), Frame(frame: service), frames[4]])
+        }
+
+        mutating func heartbeat(now: Int) {
+            for worker in services.silentWorkers(since: now - configuration.workerExpiryMilliseconds) {
+                logger.warning("worker stopped responding; its services are unavailable until it returns")
+                for request in services.remove(worker: worker) {
+                    answerUnavailable(request, because: "the plugin serving '\(request.service)' stopped responding")
+                }
+            }
+            for worker in services.workers.keys {
+                sendToPeer([worker, Frame(frame: WireCommand.heartbeat)])
+            }
+        }
+
+        mutating func expireRequests(now: Int) {
+            for request in services.expireRequests(now: now) {
+                sendToPeer([request.client] + Reply(requestId: request.requestId, status: .timeout,
+                                                    body: Frame(frame: "'\(request.service)' did not answer in time")).frames)
+            }
+        }
+
+        func answerUnavailable(_ request: ServiceDirectory.PendingRequest, because reason: String) {
+            sendToPeer([request.client] + Reply(requestId: request.requestId, status: .unavailable, body: Frame(frame: reason)).frames)
+        }
+
+        static func isServiceName(_ name: String) -> Bool {
+            !name.isEmpty && name.utf8.count <= 64 && name.utf8.allSatisfy {
+                ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2E || $0 == 0x2D || $0 == 0x5F
+            }
+        }
+    }
+}

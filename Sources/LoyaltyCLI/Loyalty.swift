@@ -1,0 +1,23 @@
+import ArgumentParser
+
+@main
+struct Loyalty: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "loyalty",
+        abstract: "A loyalty-program engine for store chains: a durable ZeroMQ bus and plugins that turn purchases into points, rewards and alerts.",
+        discussion: """
+            Start everything on the embedded defaults (SQLite under var/, loopback endpoints):
+              loyalty up
+            Then, in another terminal, feed it a synthetic chain and look:
+              loyalty pos simulate --count 10000
+              loyalty status
+            """,
+        subcommands: [
+            UpCommand.self,
+            BusCommand.self,
+            StatusCommand.self,
+            PosCommand.self,
+            BenchCommand.self,
+        ]
+    )
+}

@@ -1,0 +1,29 @@
+/// A small, fast, seedable generator (SplitMix64): the same seed gives the same chain on every
+/// machine, which is what makes a simulation reproducible and testable.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// Exponentially distributed with the given mean.
+    public mutating func exponential(mean: Double) -> Double {
+        let u = Double.random(in: Double.ulpOfOne..<1, using: &self)
+        return -mean * Foundation_log(u)
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+@inline(__always) func Foundation_log(_ x: Double) -> Double { Glibc.log(x) }
+#else
+import Darwin
+@inline(__always) func Foundation_log(_ x: Double) -> Double { Darwin.log(x) }
+#endif

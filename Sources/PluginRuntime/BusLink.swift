@@ -1,0 +1,134 @@
+import Foundation
+import Logging
+import LoyaltyWire
+import Synchronization
+import ZeroMQ
+
+/// Tells the bus link that the outbox has new events, so it need not wait for its next scan.
+final class OutboxSignal: Sendable {
+    private let flag = Atomic<Bool>(true)
+    func raise() { flag.store(true, ordering: .releasing) }
+    func take() -> Bool { flag.exchange(false, ordering: .acquiringAndReleasing) }
+}
+
+/// The plugin's DEALER to the bus's ingest endpoint: sends the outbox (derived events, deleted
+/// only once acknowledged), registers the plugin's services, answers requests, and keeps
+/// heartbeats both ways. Runs on its own thread and owns its socket.
+struct BusLink {
+    let endpoints: PluginEndpoints
+    let plugin: any LoyaltyPlugin
+    let store: PluginStore
+    let context: ZMQContext
+    let stop: StopSignal
+    let outboxDirty: OutboxSignal
+    let logger: Logger
+    var heartbeatMilliseconds = 1000
+    /// Without any message from the bus for this long, the link reconnects and registers again.
+    var busSilenceMilliseconds = 3500
+
+    func run(startup: StartupGate) {
+        startup.succeed()
+        let services = plugin.services
+        while !stop.isSet {
+            do {
+                try session(services: services)
+            } catch let error as ZMQError where error.isContextTerminated {
+                return
+            } catch {
+                logger.error("bus link: \(error); reconnecting")
+                sleepMilliseconds(500)
+            }
+        }
+    }
+
+    /// One connection's life: ends (to reconnect) when the bus stays silent or asks us to register again.
+    private func session(services: [String: ServiceHandler]) throws {
+        let socket = try Socket(context: context, type: .dealer)
+        try socket.set([.reconnectInterval(milliseconds: 100), .sendHighWaterMark(0), .receiveHighWaterMark(0)])
+        try socket.connect(endpoints.ingest)
+        let names = services.keys.sorted()
+        if !names.isEmpty {
+            try socket.send([Frame(frame: WireCommand.ready)] + names.map { Frame(frame: $0) })
+        }
+        var poller = Poller()
+        poller.add(socket)
+        var lastHeard = Monotonic.now
+        var lastHeartbeat = Monotonic.now
+        var lastOutboxScan = 0
+        /// Outbox events sent and not yet acknowledged, with when they were sent.
+        var inFlight: [String: Int] = [:]
+
+        while !stop.isSet {
+            let ready = try poller.poll(timeoutMilliseconds: 50)
+            let now = Monotonic.now
+            if ready[0].contains(.readable) {
+                var acknowledged: [String] = []
+                while let frames = try socket.receive(dontWait: true) {
+                    lastHeard = now
+                    guard let command = frames.first?.frameText else { continue }
+                    switch command {
+                    case WireCommand.ack:
+                        guard let ack = Ack(frames: frames), inFlight[ack.eventId] != nil else { continue }
+                        switch ack.status {
+                        case .stored, .duplicate:
+                            acknowledged.append(ack.eventId)
+                        case .rejected:
+                            // Retrying cannot help; keep the record in the log and move on.
+                            logger.error("derived event refused by the bus: \(ack)", metadata: ["event.id": "\(ack.eventId)"])
+                            acknowledged.append(ack.eventId)
+                        case .unavailable:
+                            inFlight[ack.eventId] = now - 1500   // resend in about half a second
+                            continue
+                        }
+                        inFlight[ack.eventId] = nil
+                    case WireCommand.request:
+                        guard frames.count == 4 else { continue }
+                        let reply = answer(service: frames[2].frameText, body: frames[3], services: services)
+                        try socket.send([Frame(frame: WireCommand.reply), frames[1], Frame(frame: reply.status.rawValue), reply.body])
+                    case WireCommand.disconnect:
+                        // The bus does not know us (it restarted): register again.
+                        if !names.isEmpty { try socket.send([Frame(frame: WireCommand.ready)] + names.map { Frame(frame: $0) }) }
+                    default:
+                        continue   // heartbeat, or something newer than us
+                    }
+                }
+                try store.removeFromOutbox(acknowledged)
+            }
+            if !names.isEmpty && now - lastHeartbeat >= heartbeatMilliseconds {
+                lastHeartbeat = now
+                try socket.send([Frame(frame: WireCommand.heartbeat)])
+            }
+            if !names.isEmpty && now - lastHeard > busSilenceMilliseconds {
+                logger.warning("no heartbeat from the bus at \(endpoints.ingest) for \(now - lastHeard) ms; reconnecting")
+                return
+            }
+            // Outbox: send what is new, resend what waited two seconds for an ack.
+            if outboxDirty.take() || now - lastOutboxScan > 1000 || !inFlight.isEmpty {
+                if now - lastOutboxScan > 100 || inFlight.isEmpty {
+                    lastOutboxScan = now
+                    for entry in try store.pendingOutbox(limit: 2000) {
+                        if let sentAt = inFlight[entry.eventId], now - sentAt < 2000 { continue }
+                        inFlight[entry.eventId] = now
+                        try socket.send([Frame(frame: WireCommand.event), entry.body])
+                    }
+                }
+            }
+        }
+        if !names.isEmpty { try? socket.send([Frame(frame: WireCommand.disconnect)], dontWait: true) }
+    }
+
+    private func answer(service: String, body: [UInt8], services: [String: ServiceHandler]) -> Reply {
+        guard let handler = services[service] else {
+            return Reply(requestId: "", status: .error, body: Frame(frame: "this plugin does not offer '\(service)'"))
+        }
+        do {
+            switch try handler(ServiceRequest(service: service, body: body), store.pool) {
+            case .ok(let body): return Reply(requestId: "", status: .ok, body: body)
+            case .error(let reason): return Reply(requestId: "", status: .error, body: Frame(frame: reason))
+            }
+        } catch {
+            logger.error("service \(service) failed: \(error)")
+            return Reply(requestId: "", status: .error, body: Frame(frame: "\(service) failed: \(error)"))
+        }
+    }
+}

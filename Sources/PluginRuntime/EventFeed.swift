@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import LoyaltyEvents
+import LoyaltyWire
+import ZeroMQ
+
+/// Delivers every stored event to the plugin once, in journal order: subscribe first, then
+/// replay from the cursor until caught up, then apply the live feed, replaying again whenever
+/// the live feed shows a gap (a seq jump, or a head beacon ahead of the cursor).
+/// Runs on its own thread and owns its SUB and replay DEALER.
+struct EventFeed {
+    let endpoints: PluginEndpoints
+    let plugin: any LoyaltyPlugin
+    let store: PluginStore
+    let context: ZMQContext
+    let stop: StopSignal
+    let outboxDirty: OutboxSignal
+    let logger: Logger
+    var replayBatch = 2000
+
+    func run(startup: StartupGate) {
+        let subscriber: Socket, replay: Socket
+        var applied: Int64
+        do {
+            subscriber = try Socket(context: context, type: .sub)
+            // Unbounded: a burst while we commit must not be dropped; gaps are repaired anyway.
+            try subscriber.set([.receiveHighWaterMark(0), .subscribe([])])
+            try subscriber.connect(endpoints.publish)
+            replay = try Socket(context: context, type: .dealer)
+            try replay.set([.reconnectInterval(milliseconds: 100)])
+            try replay.connect(endpoints.replay)
+            applied = try store.appliedSeq()
+        } catch {
+            startup.fail(error)
+            return
+        }
+        startup.succeed()
+        logger.info("event feed starting", metadata: ["applied.seq": "\(applied)"])
+        let topics = plugin.topics.sorted()
+        var needsReplay = true
+        var poller = Poller()
+        poller.add(subscriber)
+        /// Live events that arrived beyond the cursor while we were catching up.
+        var live: [PublishedEvent] = []
+
+        while !stop.isSet {
+            do {
+                if needsReplay {
+                    guard let caughtUp = try catchUp(replay: replay, topics: topics, applied: &applied) else { continue }
+                    needsReplay = !caughtUp
+                    continue
+                }
+                guard try poller.poll(timeoutMilliseconds: 200)[0].contains(.readable) else { continue }
+                live.removeAll(keepingCapacity: true)
+                while live.count < 5000, let frames = try subscriber.receive(dontWait: true) {
+                    if frames.first?.frameText == WireCommand.headTopic {
+                        if frames.count == 2, let head = Int64(frames[1].frameText), head > applied + Int64(live.count) {
+                            // Every event up to `head` was published before this beacon; if one
+                            // of them is not here, it was dropped.
+                            let lastLive = live.last?.seq ?? applied
+                            if head > lastLive { needsReplay = true }
+                        }
+                        continue
+                    }
+                    guard let event = PublishedEvent(frames: frames) else { continue }
+                    live.append(event)
+                }
+                var run: [PublishedEvent] = []
+                var expected = applied + 1
+                for event in live {
+                    if event.seq < expected { continue }          // already applied (replay overlap)
+                    if event.seq > expected { needsReplay = true; break }   // gap: missed events
+                    run.append(event)
+                    expected += 1
+                }
+                if !run.isEmpty {
+                    try applyRun(run, through: run.last!.seq, applied: &applied)
+                }
+            } catch let error as ZMQError where error.isContextTerminated {
+                break
+            } catch {
+                logger.error("event feed: \(error); retrying in 1 s")
+                needsReplay = true
+                sleepMilliseconds(1000)
+            }
+        }
+    }
+
+    /// Asks the replay endpoint for the next batch after the cursor and applies it.
+    /// - Returns: true once the cursor reached the journal head, false if there is more,
+    ///   nil if the bus did not answer (it is retried).
+    private func catchUp(replay: Socket, topics: [String], applied: inout Int64) throws -> Bool? {
+        try replay.send(ReplayRequest(after: applied, limit: replayBatch, topics: topics).frames)
+        var poller = Poller()
+        poller.add(replay)
+        let deadline = Monotonic.now + 3000
+        while let remaining = Monotonic.remaining(until: deadline), !stop.isSet {
+            guard try poller.poll(timeoutMilliseconds: min(remaining, 200))[0].contains(.readable),
+                  let frames = try replay.receive(dontWait: true) else { continue }
+            guard let batch = ReplayBatch(frames: frames) else {
+                logger.warning("replay refused: \(frames.dropFirst().map(\.frameText).joined(separator: ": "))")
+                return nil
+            }
+            // Ignore a late answer to an earlier request.
+            if batch.scannedThrough < applied { continue }
+            try applyRun(batch.events, through: batch.scannedThrough, applied: &applied)
+            return batch.scannedThrough >= batch.head
+        }
+        if !stop.isSet { logger.warning("no answer from the replay endpoint \(endpoints.replay); retrying") }
+        return nil
+    }
+
+    private func applyRun(_ published: [PublishedEvent], through: Int64, applied: inout Int64) throws {
+        var events: [StoredEvent] = []
+        events.reserveCapacity(published.count)
+        for event in published where plugin.topics.contains(event.topic) {
+            do {
+                let envelope = try EventCodec.decode(event.envelope)
+                events.append(StoredEvent(seq: event.seq, envelope: envelope))
+            } catch {
+                // Stored events were valid when stored; one that no longer decodes (a newer
+                // producer, an older plugin) is logged and skipped rather than halting the plugin.
+                logger.error("cannot decode stored event: \(error)", metadata: ["event.seq": "\(event.seq)"])
+            }
+        }
+        if events.isEmpty && through - applied < 1000 {
+            // Nothing for this plugin: move the cursor in memory only; it is written with the next
+            // real change (skipping again after a crash is harmless).
+            applied = through
+            return
+        }
+        let queued = try store.apply(events, through: through, plugin: plugin) { event, error in
+            logger.error("apply failed: \(error)", metadata: [
+                "event.id": "\(event.envelope.eventId)", "event.seq": "\(event.seq)",
+                "customer.id": "\(event.envelope.customerId ?? "-")",
+            ])
+        }
+        applied = through
+        if queued > 0 { outboxDirty.raise() }
+    }
+}
+
+func sleepMilliseconds(_ milliseconds: Int) {
+    var request = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
+    var remaining = timespec()
+    while nanosleep(&request, &remaining) != 0 { request = remaining }
+}

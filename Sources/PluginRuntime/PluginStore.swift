@@ -1,0 +1,88 @@
+import Foundation
+import GRDB
+import LoyaltyEvents
+
+/// The plugin's SQLite file: the runtime's own tables (cursor, outbox, failures) beside the
+/// plugin's. WAL mode so that service handlers read while events are applied.
+final class PluginStore: Sendable {
+    let pool: DatabasePool
+
+    init(path: String, plugin: any LoyaltyPlugin) throws {
+        try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
+                                                withIntermediateDirectories: true)
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+        configuration.busyMode = .timeout(10)
+        pool = try DatabasePool(path: path, configuration: configuration)
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("runtime v1") { db in
+            try db.execute(sql: """
+                CREATE TABLE runtime_cursor (id INTEGER PRIMARY KEY CHECK (id = 1), appliedSeq INTEGER NOT NULL);
+                INSERT INTO runtime_cursor (id, appliedSeq) VALUES (1, 0);
+                CREATE TABLE runtime_outbox (
+                    position INTEGER PRIMARY KEY AUTOINCREMENT,
+                    eventId TEXT NOT NULL UNIQUE,
+                    body BLOB NOT NULL
+                );
+                CREATE TABLE runtime_failures (
+                    seq INTEGER PRIMARY KEY,
+                    eventId TEXT NOT NULL,
+                    error TEXT NOT NULL
+                );
+                """)
+        }
+        plugin.registerMigrations(&migrator)
+        try migrator.migrate(pool)
+    }
+
+    func appliedSeq() throws -> Int64 {
+        try pool.read { db in try Int64.fetchOne(db, sql: "SELECT appliedSeq FROM runtime_cursor WHERE id = 1") ?? 0 }
+    }
+
+    /// Applies a run of events and moves the cursor to `through`, in one transaction.
+    /// - Returns: how many derived events were queued in the outbox.
+    func apply(_ events: [StoredEvent], through: Int64, plugin: any LoyaltyPlugin,
+               onFailure: (StoredEvent, any Error) -> Void) throws -> Int {
+        try pool.write { db in
+            var queued = 0
+            let outbox = try db.cachedStatement(sql: "INSERT INTO runtime_outbox (eventId, body) VALUES (?, ?) ON CONFLICT(eventId) DO NOTHING")
+            for event in events {
+                var emitter = Emitter(pluginName: plugin.name, input: event.envelope)
+                do {
+                    try db.inSavepoint {
+                        try plugin.apply(event, in: db, emit: &emitter)
+                        return .commit
+                    }
+                } catch {
+                    onFailure(event, error)
+                    try db.execute(sql: "INSERT OR REPLACE INTO runtime_failures (seq, eventId, error) VALUES (?, ?, ?)",
+                                   arguments: [event.seq, event.envelope.eventId, String(describing: error)])
+                    continue
+                }
+                for derived in emitter.pending {
+                    try outbox.execute(arguments: [derived.eventId, Data(derived.body)])
+                    queued += 1
+                }
+            }
+            try db.execute(sql: "UPDATE runtime_cursor SET appliedSeq = ? WHERE id = 1 AND appliedSeq < ?", arguments: [through, through])
+            return queued
+        }
+    }
+
+    func pendingOutbox(limit: Int) throws -> [(eventId: String, body: [UInt8])] {
+        try pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT eventId, body FROM runtime_outbox ORDER BY position LIMIT ?", arguments: [limit]).map {
+                let body: Data = $0["body"]
+                return ($0["eventId"], [UInt8](body))
+            }
+        }
+    }
+
+    func removeFromOutbox(_ eventIds: [String]) throws {
+        guard !eventIds.isEmpty else { return }
+        try pool.write { db in
+            let statement = try db.cachedStatement(sql: "DELETE FROM runtime_outbox WHERE eventId = ?")
+            for id in eventIds { try statement.execute(arguments: [id]) }
+        }
+    }
+}
