@@ -82,15 +82,18 @@ let package = Package(
             path: "plugins/store-counter/Sources",
             swiftSettings: strict
         ),
+        // Helpers shared by the test targets: temporary folders, free ports, sample events.
+        .target(name: "LoyaltyTestSupport", dependencies: ["LoyaltyEvents", "ZeroMQ"], path: "Tests/Support",
+                swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "LoyaltyEventsTests", dependencies: ["LoyaltyEvents"]),
         .testTarget(name: "LoyaltyBusTests", dependencies: [
-            "LoyaltyBus", "LoyaltyWire", "LoyaltyEvents", "ZeroMQ",
+            "LoyaltyBus", "LoyaltyTestSupport", "LoyaltyWire", "LoyaltyEvents", "ZeroMQ",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "PluginRuntimeTests", dependencies: [
-            "PluginRuntime", "LoyaltyBus", "LoyaltyWire", "LoyaltyEvents",
+            "PluginRuntime", "LoyaltyTestSupport", "LoyaltyBus", "LoyaltyWire", "LoyaltyEvents",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -102,7 +105,7 @@ let package = Package(
         ]),
         .testTarget(name: "LoyaltySimulationTests", dependencies: ["LoyaltySimulation", "LoyaltyEvents"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "LoyaltyWire", "LoyaltyEvents", "LoyaltySimulation", "ZeroMQ",
+            "LoyaltyWire", "LoyaltyTestSupport", "LoyaltyEvents", "LoyaltySimulation", "ZeroMQ",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
     ],

@@ -11,6 +11,7 @@ import ZeroMQ
 public final class Bus: Sendable {
     public let configuration: BusConfiguration
     public let journal: Journal
+    public let statistics = BusStatistics()
     private let context: ZMQContext
     private let stopSignal = StopSignal()
     private let logger: Logger
@@ -26,7 +27,7 @@ public final class Bus: Sendable {
     public func start() throws {
         let writerEndpoint = "inproc://journal-writer-\(UUID().uuidString)"
         let writer = JournalWriter(configuration: configuration, journal: journal, context: context,
-                                   frontEndpoint: writerEndpoint, stop: stopSignal, logger: logger)
+                                   frontEndpoint: writerEndpoint, stop: stopSignal, statistics: statistics, logger: logger)
         let front = FrontRouter(configuration: configuration, context: context, writerEndpoint: writerEndpoint,
                                 stop: stopSignal, logger: logger)
         let replay = ReplayServer(configuration: configuration, journal: journal, context: context,

@@ -58,7 +58,7 @@ struct FrontRouter {
                     state.heartbeat(now: now)
                 }
                 state.expireRequests(now: now)
-            } catch let error as ZMQError where error.isContextTerminated {
+            } catch where error.isContextTerminated {
                 break
             } catch {
                 logger.error("ingest router: \(error)")

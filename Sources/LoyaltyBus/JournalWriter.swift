@@ -15,6 +15,7 @@ struct JournalWriter {
     let context: ZMQContext
     let frontEndpoint: String
     let stop: StopSignal
+    let statistics: BusStatistics
     let logger: Logger
 
     func run(startup: StartupGate) {
@@ -89,6 +90,7 @@ struct JournalWriter {
 
         var newHead = head
         var published: [PublishedEvent] = []
+        var counts = (stored: 0, duplicates: 0, rejected: replies.count, unavailable: 0)
         if !entries.isEmpty {
             do {
                 let results = try journal.append(entries, receivedAtMilliseconds: Timestamp.now().epochMilliseconds)
@@ -102,9 +104,12 @@ struct JournalWriter {
                         published.append(PublishedEvent(topic: entry.type, seq: seq,
                                                         envelope: EnvelopeSeq.insert(seq: seq, into: entry.body)))
                         newHead = max(newHead, seq)
+                        counts.stored += 1
                     case .duplicate(let seq):
                         ack = Ack(eventId: entry.eventId, status: .duplicate, seq: seq)
+                        counts.duplicates += 1
                     case .conflict(let seq):
+                        counts.rejected += 1
                         ack = Ack(eventId: entry.eventId, status: .rejected, seq: seq, code: "conflict",
                                   message: "eventId '\(entry.eventId)' is already stored (seq \(seq)) with different content; a different event needs a new eventId")
                     }
@@ -113,6 +118,7 @@ struct JournalWriter {
             } catch {
                 // Nothing of this batch is stored: say so, so that every producer retries.
                 logger.error("journal append failed; \(entries.count) events refused as unavailable: \(error)")
+                counts.unavailable = entries.count
                 for (index, entry) in entries.enumerated() {
                     let ack = Ack(eventId: entry.eventId, status: .unavailable, code: "storage_failed",
                                   message: "the journal could not store the event (\(error)); retry later")
@@ -120,6 +126,8 @@ struct JournalWriter {
                 }
             }
         }
+        statistics.record(stored: counts.stored, duplicates: counts.duplicates, rejected: counts.rejected,
+                          unavailable: counts.unavailable, committed: !entries.isEmpty && counts.unavailable == 0)
         for reply in replies {
             do { try front.send(reply) } catch { logger.error("journal writer: ack lost on the way to the front: \(error)") }
         }

@@ -52,14 +52,16 @@ struct BenchCommand: ParsableCommand {
         defer { bus.stop() }
         let throughput = try Self.throughput(events: Array(prepared.prefix(events)), endpoint: configuration.ingestEndpoint,
                                              clients: clients, window: window)
+        let commits = bus.statistics.commits
         let latencyEvents = Array(prepared.dropFirst(events))
         let latency = try Self.latency(events: latencyEvents, endpoint: configuration.ingestEndpoint, rate: rate)
 
         print("")
         print("message size: \(averageBytes) bytes (synthetic purchases, 1–4 lines)")
         print(String(format: "libzmq raw round trips (%d clients, window %d): %10.0f msg/s", clients, window, raw))
-        print(String(format: "bus durable acks     (%d clients, window %d): %10.0f events/s  (%.2f of raw; %d stored, %d fsyncs≈batches)",
-                     clients, window, throughput.rate, throughput.rate / raw, throughput.stored, 0))
+        print(String(format: "bus durable acks     (%d clients, window %d): %10.0f events/s  (%.2f of raw; %d stored in %d commits, %.0f events per fsync)",
+                     clients, window, throughput.rate, throughput.rate / raw, throughput.stored, commits,
+                     Double(throughput.stored) / Double(max(commits, 1))))
         print(String(format: "ack latency at %.0f events/s offered over %.0f s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d acks)",
                      rate, seconds, latency.p50, latency.p99, latency.max, latency.count))
     }

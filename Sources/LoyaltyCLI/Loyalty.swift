@@ -17,6 +17,7 @@ struct Loyalty: AsyncParsableCommand {
             BusCommand.self,
             StatusCommand.self,
             PosCommand.self,
+            RequestCommand.self,
             BenchCommand.self,
         ]
     )

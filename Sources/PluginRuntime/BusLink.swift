@@ -114,7 +114,7 @@ struct BusLink {
                 }
             }
         }
-        if !names.isEmpty { try? socket.send([Frame(frame: WireCommand.disconnect)], dontWait: true) }
+        if !names.isEmpty { _ = try? socket.send([Frame(frame: WireCommand.disconnect)], dontWait: true) }
     }
 
     private func answer(service: String, body: [UInt8], services: [String: ServiceHandler]) -> Reply {

@@ -50,7 +50,11 @@ struct EventFeed {
                     needsReplay = !caughtUp
                     continue
                 }
-                guard try poller.poll(timeoutMilliseconds: 200)[0].contains(.readable) else { continue }
+                guard try poller.poll(timeoutMilliseconds: 200)[0].contains(.readable) else {
+                    // Idle: write down a cursor that only moved over other plugins' events.
+                    if applied > (try store.appliedSeq()) { try store.apply([], through: applied, plugin: plugin) { _, _ in } }
+                    continue
+                }
                 live.removeAll(keepingCapacity: true)
                 while live.count < 5000, let frames = try subscriber.receive(dontWait: true) {
                     if frames.first?.frameText == WireCommand.headTopic {

@@ -1,0 +1,147 @@
+import Foundation
+import GRDB
+import LoyaltyBus
+import LoyaltyEvents
+import LoyaltyTestSupport
+import LoyaltyWire
+import Testing
+import ZeroMQ
+
+@Suite(.serialized) struct IngestTests {
+    func send(_ socket: Socket, _ body: [UInt8]) throws -> Ack? {
+        try socket.send([Frame(frame: WireCommand.event), body])
+        guard let frames = try receive(socket, within: 10_000) else { return nil }
+        return Ack(frames: frames)
+    }
+
+    @Test func storesOnceAndReportsDuplicatesAndConflicts() throws {
+        let fixture = try BusFixture()
+        let client = try fixture.dealer()
+        let body = Sample.bytes(Sample.purchase(receipt: 1))
+
+        let first = try #require(try send(client, body))
+        #expect(first == Ack(eventId: "S001-T1-1", status: .stored, seq: 1))
+        let again = try #require(try send(client, body))
+        #expect(again == Ack(eventId: "S001-T1-1", status: .duplicate, seq: 1))
+        // Same id, different content: a producer bug; refused, and the first copy stays.
+        let changed = try #require(try send(client, Sample.bytes(Sample.purchase(receipt: 1, amount: 4900))))
+        #expect(changed.status == .rejected)
+        #expect(changed.code == "conflict")
+        #expect(changed.seq == 1)
+        #expect(try fixture.bus.journal.count() == 1)
+        #expect(fixture.bus.statistics.stored == 1)
+        #expect(fixture.bus.statistics.duplicates == 1)
+    }
+
+    @Test func invalidEventIsRefusedWithFieldAndReason() throws {
+        let fixture = try BusFixture()
+        let client = try fixture.dealer()
+        var json = String(decoding: Sample.bytes(Sample.purchase(receipt: 2)), as: UTF8.self)
+        json = json.replacingOccurrences(of: "\"quantity\":1", with: "\"quantity\":-1")
+        let ack = try #require(try send(client, Array(json.utf8)))
+        #expect(ack.status == .rejected)
+        #expect(ack.eventId == "S001-T1-2")
+        #expect(ack.code == "invalid_value")
+        #expect(ack.message.contains("payload.lines[0].quantity"))
+        #expect(try fixture.bus.journal.count() == 0)
+    }
+
+    @Test func producerMayNotChooseSeq() throws {
+        let fixture = try BusFixture()
+        let client = try fixture.dealer()
+        var envelope = Sample.purchase(receipt: 3)
+        envelope.seq = 99
+        let ack = try #require(try send(client, Sample.bytes(envelope)))
+        #expect(ack.status == .rejected)
+        #expect(ack.message.contains("seq"))
+    }
+
+    @Test func malformedJSONIsRefusedWithPosition() throws {
+        let fixture = try BusFixture()
+        let client = try fixture.dealer()
+        let ack = try #require(try send(client, Array("{\"v\":1,\"eventId\":\"x\",".utf8)))
+        #expect(ack.status == .rejected)
+        #expect(ack.code == "malformed_json")
+        #expect(ack.message.contains("byte"))
+    }
+
+    @Test func oversizedEnvelopeIsRefused() throws {
+        let fixture = try BusFixture()
+        let client = try fixture.dealer()
+        let ack = try #require(try send(client, [UInt8](repeating: 0x20, count: 70_000)))
+        #expect(ack.status == .rejected)
+        #expect(ack.code == "too_large")
+    }
+
+    /// 10,000 random and malformed messages: every one is answered with a reason, nothing is
+    /// stored, and the bus still stores a valid event afterwards.
+    @Test func randomFramesAreEachRefusedAndTheBusKeepsServing() throws {
+        let fixture = try BusFixture()
+        let client = try fixture.dealer()
+        try client.set([.sendHighWaterMark(0), .receiveHighWaterMark(0)])
+        var random = SystemRandomNumberGenerator()
+        let valid = Sample.bytes(Sample.purchase(receipt: 7))
+        let count = 10_000
+        for index in 0..<count {
+            var frames: [Frame]
+            switch index % 4 {
+            case 0:   // garbage command and frames
+                let frameCount = Int.random(in: 1...5, using: &random)
+                frames = (0..<frameCount).map { _ in (0..<Int.random(in: 0...40, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) } }
+                if frames[0].frameText == WireCommand.heartbeat || frames[0].frameText == WireCommand.disconnect { frames[0] = [0xFF] }
+            case 1:   // an event whose JSON was damaged at a random place
+                var body = valid
+                let position = Int.random(in: 0..<body.count, using: &random)
+                body[position] = UInt8.random(in: 0...255, using: &random)
+                body.removeLast(Int.random(in: 1...20, using: &random))
+                frames = [Frame(frame: WireCommand.event), body]
+            case 2:   // wrong frame counts for known commands
+                frames = [Frame(frame: [WireCommand.event, WireCommand.request, WireCommand.reply][index % 3])]
+                    + Array(repeating: Frame(frame: "x"), count: [0, 2, 7][Int.random(in: 0...2, using: &random)])
+            default:  // random bytes as an event
+                frames = [Frame(frame: WireCommand.event), (0..<Int.random(in: 0...200, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }]
+            }
+            try client.send(frames)
+        }
+        var answered = 0
+        var unexplained = 0
+        while answered < count, let frames = try receive(client, within: 10_000) {
+            answered += 1
+            if let ack = Ack(frames: frames) {
+                if ack.status != .rejected || ack.message.isEmpty { unexplained += 1 }
+            } else if !(frames.count == 3 && frames[0].frameText == WireCommand.error && !frames[2].isEmpty) {
+                if !(frames.first?.frameText == WireCommand.reply) { unexplained += 1 }
+            }
+        }
+        #expect(answered == count)
+        #expect(unexplained == 0)
+        #expect(try fixture.bus.journal.count() == 0)
+        let ack = try #require(try send(client, valid))
+        #expect(ack.status == .stored)
+    }
+
+    @Test func groupCommitCoversManyEventsPerTransaction() throws {
+        let fixture = try BusFixture()
+        let publisher = try PipelinedPublisher(context: fixture.context, endpoint: fixture.configuration.ingestEndpoint, window: 2000)
+        let events = (1...5000).map { Sample.purchase(receipt: $0) }.map { OutgoingEvent(eventId: $0.eventId, envelope: Sample.bytes($0)) }
+        let summary = try publisher.publish(events, deadlineMilliseconds: 120_000)
+        #expect(summary.stored == 5000)
+        #expect(summary.unacknowledged.isEmpty)
+        #expect(try fixture.bus.journal.count() == 5000)
+        // One fsync per transaction: far fewer transactions than events.
+        #expect(fixture.bus.statistics.commits < 2500)
+    }
+
+    @Test func journalSurvivesRestartAndStillDeduplicates() throws {
+        let fixture = try BusFixture()
+        let client = try fixture.dealer()
+        let body = Sample.bytes(Sample.purchase(receipt: 11))
+        #expect(try send(client, body)?.status == .stored)
+        try fixture.restart()
+        let again = try fixture.dealer()
+        let ack = try #require(try send(again, body))
+        #expect(ack.status == .duplicate)
+        #expect(ack.seq == 1)
+        #expect(try send(again, Sample.bytes(Sample.purchase(receipt: 12))) == Ack(eventId: "S001-T1-12", status: .stored, seq: 2))
+    }
+}
