@@ -83,7 +83,9 @@ let package = Package(
             swiftSettings: strict
         ),
         // Helpers shared by the test targets: temporary folders, free ports, sample events.
-        .target(name: "LoyaltyTestSupport", dependencies: ["LoyaltyEvents", "ZeroMQ"], path: "Tests/Support",
+        .target(name: "LoyaltyTestSupport", dependencies: [
+            "LoyaltyEvents", "ZeroMQ", "LoyaltyBus", .product(name: "Logging", package: "swift-log"),
+        ], path: "Tests/Support",
                 swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),
         .testTarget(name: "LoyaltyEventsTests", dependencies: ["LoyaltyEvents"]),

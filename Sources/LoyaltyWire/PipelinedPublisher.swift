@@ -76,7 +76,7 @@ public final class PipelinedPublisher {
             // Resend anything silent for too long (or refused as unavailable, see below).
             if now - lastResendScan > min(resendAfter / 4, 50_000_000) {
                 lastResendScan = now
-                for (eventId, entry) in inFlight where now - entry.sentAt > resendAfter {
+                for (eventId, entry) in inFlight where now > entry.sentAt && now - entry.sentAt > resendAfter {
                     inFlight[eventId]?.sentAt = now
                     summary.resends += 1
                     try socket.send([Frame(frame: WireCommand.event), entry.envelope])
@@ -87,8 +87,9 @@ public final class PipelinedPublisher {
             while !exhausted && inFlight.count < window {
                 if let interval {
                     let due = start + sentNew * interval
-                    if Monotonic.nanoseconds < due {
-                        waitMilliseconds = max(0, Int((due - Monotonic.nanoseconds) / 1_000_000))
+                    let clock = Monotonic.nanoseconds
+                    if clock < due {
+                        waitMilliseconds = Int((due - clock) / 1_000_000)
                         break
                     }
                 }
