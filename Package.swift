@@ -44,6 +44,7 @@ let package = Package(
         .target(name: "LoyaltyBus", dependencies: [
             "ZeroMQ", "LoyaltyEvents", "LoyaltyWire",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),

@@ -25,10 +25,11 @@ public final class Bus: Sendable {
     }
 
     public func start() throws {
-        let writerEndpoint = "inproc://journal-writer-\(UUID().uuidString)"
+        let queue = IngestQueue()
+        let replies = try ReplyQueue()
         let writer = JournalWriter(configuration: configuration, journal: journal, context: context,
-                                   frontEndpoint: writerEndpoint, stop: stopSignal, statistics: statistics, logger: logger)
-        let front = FrontRouter(configuration: configuration, context: context, writerEndpoint: writerEndpoint,
+                                   queue: queue, replies: replies, stop: stopSignal, statistics: statistics, logger: logger)
+        let front = FrontRouter(configuration: configuration, context: context, queue: queue, replies: replies,
                                 stop: stopSignal, logger: logger)
         let replay = ReplayServer(configuration: configuration, journal: journal, context: context,
                                   stop: stopSignal, logger: logger)
@@ -44,6 +45,13 @@ public final class Bus: Sendable {
             stop()
             throw error
         }
+        let journal = self.journal, stopSignal = self.stopSignal, logger = self.logger
+        threads.add(OwnedThread(name: "bus.checkpoint") {
+            while !stopSignal.isSet {
+                for _ in 0..<10 where !stopSignal.isSet { usleep(100_000) }
+                do { try journal.checkpoint() } catch { logger.warning("journal checkpoint failed: \(error)") }
+            }
+        })
         logger.info("bus listening", metadata: [
             "ingest": "\(configuration.ingestEndpoint)", "publish": "\(configuration.publishEndpoint)",
             "replay": "\(configuration.replayEndpoint)", "journal": "\(configuration.journalPath)",

@@ -12,7 +12,7 @@ public struct BusConfiguration: Sendable {
     /// At most this many events share one transaction (one fsync).
     public var maxBatch = 4096
     /// Events waiting for the journal writer beyond this are refused as `unavailable`.
-    public var maxQueuedEvents: Int32 = 200_000
+    public var maxQueuedEvents = 200_000
     /// A replay batch holds at most this many events.
     public var maxReplayBatch = 5000
     public var limits: EventLimits = .default

@@ -2,36 +2,33 @@ import Logging
 import LoyaltyWire
 import ZeroMQ
 
-/// The ingest ROUTER's thread: hands events to the journal writer, routes service requests to
-/// plugin workers by name, keeps heartbeats, and sends acks back. It never touches the disk,
-/// so a service request is not held up by a commit.
+/// The ingest ROUTER's thread: validates events and queues them for the journal writer, routes
+/// service requests to plugin workers by name, keeps heartbeats, and sends the writer's acks
+/// back. It never touches the disk, so a service request is not held up by a commit.
 struct FrontRouter {
     let configuration: BusConfiguration
     let context: ZMQContext
-    let writerEndpoint: String
+    let queue: IngestQueue
+    let replies: ReplyQueue
     let stop: StopSignal
     let logger: Logger
 
     func run(startup: StartupGate) {
         let router: Socket
-        let writer: Socket
         do {
             router = try Socket(context: context, type: .router)
             try router.set([.routerMandatory(true), .sendHighWaterMark(0), .receiveHighWaterMark(0),
                             .maximumMessageSize(Int64(configuration.limits.maxBytes) * 2 + 4096)])
             try router.bind(configuration.ingestEndpoint)
-            writer = try Socket(context: context, type: .pair)
-            try writer.set([.sendHighWaterMark(configuration.maxQueuedEvents), .receiveHighWaterMark(0)])
-            try writer.connect(writerEndpoint)
         } catch {
             startup.fail(error)
             return
         }
         startup.succeed()
-        var state = State(router: router, writer: writer, configuration: configuration, logger: logger)
+        var state = State(router: router, queue: queue, configuration: configuration, logger: logger)
         var poller = Poller()
         poller.add(router)
-        poller.add(writer)
+        poller.add(fileDescriptor: replies.fileDescriptor)
         var lastHeartbeat = Monotonic.now
 
         while !stop.isSet {
@@ -40,15 +37,12 @@ struct FrontRouter {
                 let now = Monotonic.now
                 if ready[1].contains(.readable) {
                     // Acks first: they free producers' windows.
-                    var count = 0
-                    while count < 10_000, let frames = try writer.receive(dontWait: true) {
-                        state.sendToPeer(frames)
-                        count += 1
-                    }
+                    for message in replies.takeAll() { state.sendToPeer(message) }
                 }
                 if ready[0].contains(.readable) {
+                    // A bounded drain, so that acks and requests are never starved by a flood.
                     var count = 0
-                    while count < 10_000, let frames = try router.receive(dontWait: true) {
+                    while count < 512, let frames = try router.receive(dontWait: true) {
                         state.handle(frames, now: now)
                         count += 1
                     }
@@ -64,11 +58,13 @@ struct FrontRouter {
                 logger.error("ingest router: \(error)")
             }
         }
+        // Acks the writer produced while we were stopping still go out (linger permitting).
+        for message in replies.takeAll() { state.sendToPeer(message) }
     }
 
     struct State {
         let router: Socket
-        let writer: Socket
+        let queue: IngestQueue
         let configuration: BusConfiguration
         let logger: Logger
         var services = ServiceDirectory()
@@ -95,25 +91,11 @@ struct FrontRouter {
             guard frames.count >= 2 else { return }
             let peer = frames[0]
             let command = frames[1]
+            // The common case without making a String of the command.
+            if command.elementsEqual(Self.eventCommand) { return handleEvent(frames, peer: peer) }
             switch command.frameText {
             case WireCommand.event:
-                guard frames.count == 3 else {
-                    return refuse(peer, code: "bad_frames", "an event is 2 frames: 'event' and the envelope JSON; got \(frames.count - 1)")
-                }
-                guard frames[2].count <= configuration.limits.maxBytes else {
-                    let ack = Ack(eventId: "", status: .rejected, code: "too_large",
-                                  message: "the envelope is \(frames[2].count) bytes; the limit is \(configuration.limits.maxBytes)")
-                    return sendToPeer([peer] + ack.frames)
-                }
-                do {
-                    if try !writer.send([peer, frames[2]], dontWait: true) {
-                        let ack = Ack(eventId: JournalWriter.bestEffortEventId(frames[2]), status: .unavailable, code: "overloaded",
-                                      message: "the bus has \(configuration.maxQueuedEvents) events waiting for the journal; retry shortly")
-                        sendToPeer([peer] + ack.frames)
-                    }
-                } catch {
-                    logger.error("hand-off to journal writer failed: \(error)")
-                }
+                handleEvent(frames, peer: peer)
             case WireCommand.request:
                 handleRequest(frames, peer: peer, now: now)
             case WireCommand.ready:
@@ -143,6 +125,29 @@ struct FrontRouter {
             default:
                 let shown = String(command.frameText.prefix(40).map { $0.isASCII && !$0.isNewline ? $0 : "?" })
                 refuse(peer, code: "unknown_command", "unknown command '\(shown)'; expected event, request, ready, heartbeat, reply or disconnect")
+            }
+        }
+
+        static let eventCommand = Frame(frame: WireCommand.event)
+
+        func handleEvent(_ frames: [Frame], peer: Frame) {
+            guard frames.count == 3 else {
+                return refuse(peer, code: "bad_frames", "an event is 2 frames: 'event' and the envelope JSON; got \(frames.count - 1)")
+            }
+            guard frames[2].count <= configuration.limits.maxBytes else {
+                let ack = Ack(eventId: "", status: .rejected, code: "too_large",
+                              message: "the envelope is \(frames[2].count) bytes; the limit is \(configuration.limits.maxBytes)")
+                return sendToPeer([peer] + ack.frames)
+            }
+            switch EventAdmission.check(frames[2], limits: configuration.limits) {
+            case .refused(let ack):
+                sendToPeer([peer] + ack.frames)
+            case .admitted(let entry):
+                if !queue.push(IngestQueue.Item(peer: peer, entry: entry), limit: configuration.maxQueuedEvents) {
+                    let ack = Ack(eventId: entry.eventId, status: .unavailable, code: "overloaded",
+                                  message: "the bus has \(configuration.maxQueuedEvents) events waiting for the journal; retry shortly")
+                    sendToPeer([peer] + ack.frames)
+                }
             }
         }
 

@@ -4,27 +4,22 @@ import LoyaltyEvents
 import LoyaltyWire
 import ZeroMQ
 
-/// The journal writer: validates what the front hands it, appends a batch per transaction
-/// (group commit: one fsync for everything that arrived while the last one ran), then acks and
-/// publishes. Runs on its own thread and owns its two sockets.
-///
-/// From the front (PAIR): `routingId, envelope`. To the front: `routingId, ack frames…`.
+/// The journal writer: takes every validated event waiting, appends them in one transaction
+/// (group commit: one fsync for everything that arrived while the last one ran), then hands
+/// the acks to the front and publishes. Runs on its own thread and owns the PUB socket.
 struct JournalWriter {
     let configuration: BusConfiguration
     let journal: Journal
     let context: ZMQContext
-    let frontEndpoint: String
+    let queue: IngestQueue
+    let replies: ReplyQueue
     let stop: StopSignal
     let statistics: BusStatistics
     let logger: Logger
 
     func run(startup: StartupGate) {
-        let front: Socket
         let publisher: Socket
         do {
-            front = try Socket(context: context, type: .pair)
-            try front.set([.sendHighWaterMark(0), .receiveHighWaterMark(0)])
-            try front.bind(frontEndpoint)
             publisher = try Socket(context: context, type: .pub)
             // Deep enough that a subscriber busy for a moment loses nothing; a subscriber that
             // still falls behind sees a gap in seq and catches up through replay.
@@ -37,120 +32,95 @@ struct JournalWriter {
         startup.succeed()
         var head = (try? journal.head()) ?? 0
         var lastBeacon = 0
-        var poller = Poller()
-        poller.add(front)
-        var batch: [[Frame]] = []
-        batch.reserveCapacity(configuration.maxBatch)
-
         while !stop.isSet {
-            do {
-                let ready = try poller.poll(timeoutMilliseconds: 200)
-                if ready[0].contains(.readable) {
-                    while batch.count < configuration.maxBatch, let message = try front.receive(dontWait: true) {
-                        batch.append(message)
-                    }
-                    if !batch.isEmpty {
-                        head = process(batch, head: head, front: front, publisher: publisher)
-                        batch.removeAll(keepingCapacity: true)
-                    }
-                }
-                let now = Monotonic.now
-                if now - lastBeacon >= 1000 {
-                    lastBeacon = now
+            let batch = queue.take(max: configuration.maxBatch, timeoutMilliseconds: 200)
+            if !batch.isEmpty {
+                head = process(batch, head: head, publisher: publisher)
+            }
+            let now = Monotonic.now
+            if now - lastBeacon >= 1000 {
+                lastBeacon = now
+                do {
                     try publisher.send([Frame(frame: WireCommand.headTopic), Frame(frame: String(head))])
+                } catch {
+                    logger.error("head beacon: \(error)")
                 }
-            } catch let error as ZMQError where error.isContextTerminated {
-                break
-            } catch {
-                logger.error("journal writer: \(error)")
             }
         }
+        // Whatever was handed over but not yet written is refused, never silently dropped.
+        let left = queue.take(max: .max, timeoutMilliseconds: 0)
+        replies.push(left.map { item in
+            [item.peer] + Ack(eventId: item.entry.eventId, status: .unavailable, code: "shutting_down",
+                              message: "the bus is stopping; retry in a moment").frames
+        })
     }
 
-    /// Validates, appends, acks, publishes. Returns the new head.
-    private func process(_ batch: [[Frame]], head: Int64, front: Socket, publisher: Socket) -> Int64 {
+    /// Appends, acks, publishes. Returns the new head.
+    private func process(_ batch: [IngestQueue.Item], head: Int64, publisher: Socket) -> Int64 {
         var replies: [[Frame]] = []
         replies.reserveCapacity(batch.count)
-        var entries: [Journal.Entry] = []
-        entries.reserveCapacity(batch.count)
-        var owners: [Frame] = []
-        owners.reserveCapacity(batch.count)
-
-        for message in batch {
-            guard message.count == 2 else { continue }
-            let routingId = message[0], body = message[1]
-            switch validate(body) {
-            case .valid(let entry):
-                entries.append(entry)
-                owners.append(routingId)
-            case .invalid(let ack):
-                replies.append([routingId] + ack.frames)
-            }
-        }
-
         var newHead = head
         var published: [PublishedEvent] = []
-        var counts = (stored: 0, duplicates: 0, rejected: replies.count, unavailable: 0)
-        if !entries.isEmpty {
-            do {
-                let results = try journal.append(entries, receivedAtMilliseconds: Timestamp.now().epochMilliseconds)
-                published.reserveCapacity(entries.count)
-                for (index, result) in results.enumerated() {
-                    let entry = entries[index]
-                    let ack: Ack
-                    switch result {
-                    case .stored(let seq):
-                        ack = Ack(eventId: entry.eventId, status: .stored, seq: seq)
-                        published.append(PublishedEvent(topic: entry.type, seq: seq,
-                                                        envelope: EnvelopeSeq.insert(seq: seq, into: entry.body)))
-                        newHead = max(newHead, seq)
-                        counts.stored += 1
-                    case .duplicate(let seq):
-                        ack = Ack(eventId: entry.eventId, status: .duplicate, seq: seq)
-                        counts.duplicates += 1
-                    case .conflict(let seq):
-                        counts.rejected += 1
-                        ack = Ack(eventId: entry.eventId, status: .rejected, seq: seq, code: "conflict",
-                                  message: "eventId '\(entry.eventId)' is already stored (seq \(seq)) with different content; a different event needs a new eventId")
-                    }
-                    replies.append([owners[index]] + ack.frames)
+        var counts = (stored: 0, duplicates: 0, rejected: 0, unavailable: 0)
+        do {
+            let results = try journal.append(batch.map(\.entry), receivedAtMilliseconds: Timestamp.now().epochMilliseconds)
+            published.reserveCapacity(batch.count)
+            for (item, result) in zip(batch, results) {
+                let entry = item.entry
+                let ack: Ack
+                switch result {
+                case .stored(let seq):
+                    ack = Ack(eventId: entry.eventId, status: .stored, seq: seq)
+                    published.append(PublishedEvent(topic: entry.type, seq: seq,
+                                                    envelope: EnvelopeSeq.insert(seq: seq, into: entry.body)))
+                    newHead = max(newHead, seq)
+                    counts.stored += 1
+                case .duplicate(let seq):
+                    ack = Ack(eventId: entry.eventId, status: .duplicate, seq: seq)
+                    counts.duplicates += 1
+                case .conflict(let seq):
+                    counts.rejected += 1
+                    ack = Ack(eventId: entry.eventId, status: .rejected, seq: seq, code: "conflict",
+                              message: "eventId '\(entry.eventId)' is already stored (seq \(seq)) with different content; a different event needs a new eventId")
                 }
-            } catch {
-                // Nothing of this batch is stored: say so, so that every producer retries.
-                logger.error("journal append failed; \(entries.count) events refused as unavailable: \(error)")
-                counts.unavailable = entries.count
-                for (index, entry) in entries.enumerated() {
-                    let ack = Ack(eventId: entry.eventId, status: .unavailable, code: "storage_failed",
-                                  message: "the journal could not store the event (\(error)); retry later")
-                    replies.append([owners[index]] + ack.frames)
-                }
+                replies.append([item.peer] + ack.frames)
+            }
+        } catch {
+            // Nothing of this batch is stored: say so, so that every producer retries.
+            logger.error("journal append failed; \(batch.count) events refused as unavailable: \(error)")
+            counts.unavailable = batch.count
+            for item in batch {
+                let ack = Ack(eventId: item.entry.eventId, status: .unavailable, code: "storage_failed",
+                              message: "the journal could not store the event (\(error)); retry later")
+                replies.append([item.peer] + ack.frames)
             }
         }
         statistics.record(stored: counts.stored, duplicates: counts.duplicates, rejected: counts.rejected,
-                          unavailable: counts.unavailable, committed: !entries.isEmpty && counts.unavailable == 0)
-        for reply in replies {
-            do { try front.send(reply) } catch { logger.error("journal writer: ack lost on the way to the front: \(error)") }
-        }
+                          unavailable: counts.unavailable, committed: counts.unavailable == 0)
+        self.replies.push(replies)
         for event in published {
             do { try publisher.send(event.frames) } catch { logger.error("publish seq \(event.seq) failed: \(error)") }
         }
         return newHead
     }
+}
 
-    private enum Validation { case valid(Journal.Entry), invalid(Ack) }
+/// Checks an envelope the way the bus does before it is queued for the journal.
+enum EventAdmission {
+    enum Outcome { case admitted(Journal.Entry), refused(Ack) }
 
-    private func validate(_ body: [UInt8]) -> Validation {
+    static func check(_ body: [UInt8], limits: EventLimits) -> Outcome {
         do {
-            let envelope = try EventCodec.decode(body, limits: configuration.limits)
+            let envelope = try EventCodec.decode(body, limits: limits)
             if envelope.seq != nil {
-                return .invalid(Ack(eventId: envelope.eventId, status: .rejected, code: "invalid_value",
+                return .refused(Ack(eventId: envelope.eventId, status: .rejected, code: "invalid_value",
                                     message: "seq: is assigned by the bus; leave it out"))
             }
-            return .valid(Journal.Entry(eventId: envelope.eventId, type: envelope.type,
-                                          occurredAtMilliseconds: envelope.occurredAt.epochMilliseconds,
-                                          customerId: envelope.customerId, body: body))
+            return .admitted(Journal.Entry(eventId: envelope.eventId, type: envelope.type,
+                                           occurredAtMilliseconds: envelope.occurredAt.epochMilliseconds,
+                                           customerId: envelope.customerId, body: body))
         } catch {
-            return .invalid(Ack(eventId: Self.bestEffortEventId(body), status: .rejected,
+            return .refused(Ack(eventId: bestEffortEventId(body), status: .rejected,
                                 code: error.code.rawValue, message: error.description))
         }
     }

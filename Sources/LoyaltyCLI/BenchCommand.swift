@@ -25,6 +25,7 @@ struct BenchCommand: ParsableCommand {
     @Option(help: "Offered rate (events/s) for the latency run.") var rate: Double = 10_000
     @Option(help: "Seconds of the latency run.") var seconds: Double = 5
     @Option(help: "Folder for the temporary journal (default: the system's temporary folder).") var directory: String?
+    @Flag(help: "Also time the bus's parts alone on one thread: decode, journal append, ack and publish framing.") var breakdown = false
 
     func run() throws {
         LoggingSystem.bootstrap { label in
@@ -37,6 +38,8 @@ struct BenchCommand: ParsableCommand {
         let averageBytes = prepared.prefix(1000).map(\.envelope.count).reduce(0, +) / max(1, min(1000, prepared.count))
         let base = (directory ?? NSTemporaryDirectory()) + "/loyalty-bench-\(getpid())"
         defer { try? FileManager.default.removeItem(atPath: base) }
+
+        if breakdown { try Self.breakdown(prepared.prefix(events), directory: base) }
 
         // 1. Raw libzmq: the same clients and window, a ROUTER that answers each message with an
         //    ack-sized reply and stores nothing.
@@ -64,6 +67,46 @@ struct BenchCommand: ParsableCommand {
                      Double(throughput.stored) / Double(max(commits, 1))))
         print(String(format: "ack latency at %.0f events/s offered over %.0f s: p50 %.2f ms, p99 %.2f ms, max %.2f ms (%d acks)",
                      rate, seconds, latency.p50, latency.p99, latency.max, latency.count))
+    }
+
+    /// The single-thread cost of each step the journal writer takes per event.
+    static func breakdown(_ events: ArraySlice<OutgoingEvent>, directory: String) throws {
+        func time(_ label: String, _ body: () throws -> Void) rethrows {
+            let start = Monotonic.nanoseconds
+            try body()
+            let perEvent = Double(Monotonic.nanoseconds - start) / Double(events.count)
+            print(String(format: "  %-34@ %7.2f µs/event  (%9.0f/s)", label as NSString, perEvent / 1000, 1e9 / perEvent))
+        }
+        print("per-event cost on one thread, \(events.count) events:")
+        var entries: [Journal.Entry] = []
+        entries.reserveCapacity(events.count)
+        try time("decode + validate") {
+            for event in events {
+                let envelope = try EventCodec.decode(event.envelope)
+                entries.append(Journal.Entry(eventId: envelope.eventId, type: envelope.type,
+                                             occurredAtMilliseconds: envelope.occurredAt.epochMilliseconds,
+                                             customerId: envelope.customerId, body: event.envelope))
+            }
+        }
+        let journal = try Journal(path: directory + "/breakdown.sqlite")
+        var results: [Journal.AppendResult] = []
+        try time("journal append (batches of 4096)") {
+            var index = 0
+            while index < entries.count {
+                let batch = Array(entries[index..<min(index + 4096, entries.count)])
+                results += try journal.append(batch, receivedAtMilliseconds: 0)
+                index += 4096
+            }
+        }
+        var frames = 0
+        time("ack + publish framing") {
+            for (index, result) in results.enumerated() {
+                guard case .stored(let seq) = result else { continue }
+                frames += Ack(eventId: entries[index].eventId, status: .stored, seq: seq).frames.count
+                frames += PublishedEvent(topic: entries[index].type, seq: seq,
+                                         envelope: EnvelopeSeq.insert(seq: seq, into: entries[index].body)).frames.count
+            }
+        }
     }
 
     static func purchases(count: Int, tag: String) -> [OutgoingEvent] {

@@ -20,6 +20,7 @@ public struct CurveKeyPair: Sendable, Equatable {
 
     /// The public key that belongs to a Z85 secret key.
     public static func publicKey(forSecretKey secretKey: String) throws(ZMQError) -> String {
+        guard secretKey.utf8.count == 40 else { throw ZMQError(code: EINVAL, operation: "zmq_curve_public: a Z85 key has 40 characters, got \(secretKey.utf8.count)") }
         var publicKey = [CChar](repeating: 0, count: 41)
         let rc = secretKey.withCString { zmq_curve_public(&publicKey, $0) }
         if rc != 0 { throw ZMQError.last("zmq_curve_public") }

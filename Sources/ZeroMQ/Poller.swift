@@ -9,6 +9,7 @@ public struct PollEvents: OptionSet, Sendable {
 
 /// Waits on several sockets of one thread at once (`zmq_poll`).
 public struct Poller {
+    /// Held so that the polled sockets outlive the poller's raw handles.
     private var sockets: [Socket] = []
     private var items: [zmq_pollitem_t] = []
 
@@ -19,6 +20,13 @@ public struct Poller {
     public mutating func add(_ socket: Socket, events: PollEvents = .readable) -> Int {
         sockets.append(socket)
         items.append(zmq_pollitem_t(socket: socket.rawHandle, fd: -1, events: events.rawValue, revents: 0))
+        return items.count - 1
+    }
+
+    /// Adds a plain file descriptor (an eventfd, a pipe) to wait on beside the sockets.
+    @discardableResult
+    public mutating func add(fileDescriptor: Int32, events: PollEvents = .readable) -> Int {
+        items.append(zmq_pollitem_t(socket: nil, fd: fileDescriptor, events: events.rawValue, revents: 0))
         return items.count - 1
     }
 
