@@ -110,7 +110,7 @@ let package = Package(
         .testTarget(name: "IntegrationTests", dependencies: [
             "LoyaltyWire", "LoyaltyTestSupport", "LoyaltyEvents", "LoyaltySimulation", "ZeroMQ",
             .product(name: "GRDB", package: "GRDB.swift"),
-        ]),
+        ], exclude: ["python"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -139,7 +139,6 @@ public final class Journal: Sendable {
     /// readers (a passive checkpoint), so the WAL stays small. The bus calls it once a second
     /// from a thread of its own.
     public func checkpoint() throws {
-        try pool.writeWithoutTransaction { _ in }   // ensures the writer connection exists
         try checkpointer.inDatabase { db in _ = try db.checkpoint(.passive) }
     }
 

@@ -36,7 +36,7 @@ struct ReplayServer {
                         continue
                     }
                 }
-            } catch let error as ZMQError where error.isContextTerminated {
+            } catch where error.isContextTerminated {
                 break
             } catch {
                 logger.error("replay: \(error)")

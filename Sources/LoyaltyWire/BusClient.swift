@@ -1,3 +1,4 @@
+import Foundation
 import ZeroMQ
 
 /// Why a client call gave up.
@@ -54,10 +55,14 @@ public final class BusClient {
                     poller.add(socket)
                     guard try poller.poll(timeoutMilliseconds: remaining)[0].contains(.readable),
                           let frames = try socket.receive(dontWait: true) else { continue }
-                    // Acks for earlier attempts of other events can still arrive: skip them.
-                    guard let ack = Ack(frames: frames), ack.eventId == eventId else { continue }
+                    // Acks for earlier attempts of other events can still arrive: skip them. A
+                    // refusal without an id (too large, unreadable JSON) can only be ours: this
+                    // client has one event in flight.
+                    guard let ack = Ack(frames: frames),
+                          ack.eventId == eventId || (ack.eventId.isEmpty && ack.status == .rejected) else { continue }
                     if ack.status == .unavailable {
                         lastUnavailable = ack
+                        usleep(200_000)   // the bus asked us to come back; not at once
                         break
                     }
                     return ack

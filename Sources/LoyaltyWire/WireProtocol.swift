@@ -145,8 +145,8 @@ public struct ReplayBatch: Sendable {
         self.events = events
     }
 
-    /// Each event travels as two frames: `topic` and the envelope; its seq is inside the
-    /// envelope and repeated in a third frame so that no client has to parse JSON to order it.
+    /// Each event travels as three frames, as on PUB: `topic, seq, envelope` (the seq is also
+    /// inside the envelope; the frame spares a client parsing JSON to order events).
     public var frames: [Frame] {
         var frames: [Frame] = [Frame(frame: WireCommand.batch), Frame(frame: String(scannedThrough)), Frame(frame: String(head))]
         frames.reserveCapacity(3 + events.count * 3)

@@ -52,7 +52,7 @@ struct EventFeed {
                 }
                 guard try poller.poll(timeoutMilliseconds: 200)[0].contains(.readable) else {
                     // Idle: write down a cursor that only moved over other plugins' events.
-                    if applied > (try store.appliedSeq()) { try store.apply([], through: applied, plugin: plugin) { _, _ in } }
+                    if applied > (try store.appliedSeq()) { _ = try store.apply([], through: applied, plugin: plugin) { _, _ in } }
                     continue
                 }
                 live.removeAll(keepingCapacity: true)
@@ -103,6 +103,13 @@ struct EventFeed {
                   let frames = try replay.receive(dontWait: true) else { continue }
             guard let batch = ReplayBatch(frames: frames) else {
                 logger.warning("replay refused: \(frames.dropFirst().map(\.frameText).joined(separator: ": "))")
+                return nil
+            }
+            if batch.head < applied {
+                // The journal is behind what this plugin already applied: it was replaced or
+                // restored from an older copy. Applying anything now could double effects.
+                logger.error("the journal's head (\(batch.head)) is behind this plugin's cursor (\(applied)); was the journal replaced? Waiting; restore the journal or reset this plugin's database")
+                sleepMilliseconds(5000)
                 return nil
             }
             // Ignore a late answer to an earlier request.
