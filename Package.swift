@@ -85,7 +85,7 @@ let package = Package(
         ),
         // Helpers shared by the test targets: temporary folders, free ports, sample events.
         .target(name: "LoyaltyTestSupport", dependencies: [
-            "LoyaltyEvents", "ZeroMQ", "LoyaltyBus", .product(name: "Logging", package: "swift-log"),
+            "LoyaltyEvents", "ZeroMQ", "LoyaltyBus", "LoyaltyWire", .product(name: "Logging", package: "swift-log"),
         ], path: "Tests/Support",
                 swiftSettings: strict),
         .testTarget(name: "ZeroMQTests", dependencies: ["ZeroMQ"]),

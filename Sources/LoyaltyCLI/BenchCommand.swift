@@ -46,7 +46,7 @@ struct BenchCommand: ParsableCommand {
         let raw = try Self.rawRoundTrips(messages: Array(prepared.prefix(events)), clients: clients, window: window)
 
         // 2. The bus, durably.
-        let ports = (Self.freePort(), Self.freePort(), Self.freePort())
+        let ports = (freeLoopbackPort(), freeLoopbackPort(), freeLoopbackPort())
         let configuration = BusConfiguration(
             ingestEndpoint: "tcp://127.0.0.1:\(ports.0)", publishEndpoint: "tcp://127.0.0.1:\(ports.1)",
             replayEndpoint: "tcp://127.0.0.1:\(ports.2)", journalPath: base + "/journal.sqlite")
@@ -119,23 +119,6 @@ struct BenchCommand: ParsableCommand {
         return ChainSimulator(configuration: chain).prefix(count).map { OutgoingEvent(eventId: $0.eventId, envelope: EventCodec.encode($0)) }
     }
 
-    static func freePort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     /// Splits events over `clients` threads, each a pipelined publisher; returns acked events/s.
     static func throughput(events: [OutgoingEvent], endpoint: String, clients: Int, window: Int) throws -> (rate: Double, stored: Int) {
         let context = try ZMQContext()
@@ -175,7 +158,7 @@ struct BenchCommand: ParsableCommand {
     /// libzmq alone: DEALER clients → ROUTER that replies with a 6-frame ack-like message.
     static func rawRoundTrips(messages: [OutgoingEvent], clients: Int, window: Int) throws -> Double {
         let context = try ZMQContext()
-        let endpoint = "tcp://127.0.0.1:\(freePort())"
+        let endpoint = "tcp://127.0.0.1:\(freeLoopbackPort())"
         let stop = StopSignal()
         let gate = StartupGate()
         let server = OwnedThread(name: "bench.raw.server") {

@@ -1,5 +1,6 @@
 import Foundation
 import LoyaltyTestSupport
+import LoyaltyWire
 
 /// The executables `swift build` put next to this test bundle.
 enum Executables {

@@ -1,4 +1,5 @@
 import Foundation
+import LoyaltyWire
 import LoyaltyEvents
 import ZeroMQ
 
@@ -16,19 +17,6 @@ public struct TemporaryDirectory: Sendable {
 
     /// An `ipc://` endpoint inside this folder: no port can collide.
     public func ipc(_ name: String) -> String { "ipc://\(path)/\(name).sock" }
-}
-
-/// A TCP port on 127.0.0.1 that was free a moment ago.
-public func freeLoopbackPort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-    _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
-    return Int(UInt16(bigEndian: address.sin_port))
 }
 
 /// Sample events.
