@@ -15,6 +15,18 @@ public enum EventCodec {
     public static func decode(
         _ bytes: UnsafeRawBufferPointer, limits: EventLimits = .default
     ) throws(EventValidationError) -> EventEnvelope {
+        // Valid purchases, returns and surveys are decoded in one pass without building a tree
+        // (EventCodec+FastPath.swift). Anything the fast path is unsure about, including every
+        // invalid message, goes through the tree-based decoder below, which alone defines the
+        // accepted language and the error reported.
+        if let e = _FastEventDecoder.decode(bytes, limits: limits) { return e }
+        return try decodeTree(bytes, limits: limits)
+    }
+
+    /// The reference decoder: parse into a `JSONValue` tree, then validate the tree.
+    static func decodeTree(
+        _ bytes: UnsafeRawBufferPointer, limits: EventLimits = .default
+    ) throws(EventValidationError) -> EventEnvelope {
         if bytes.count > limits.maxBytes {
             throw EventValidationError(
                 code: .tooLarge, field: "",
