@@ -27,29 +27,40 @@ public final class Bus: Sendable {
     public func start() throws {
         let queue = IngestQueue()
         let replies = try ReplyQueue()
-        let writer = JournalWriter(configuration: configuration, journal: journal, context: context,
-                                   queue: queue, replies: replies, stop: stopSignal, statistics: statistics, logger: logger)
-        let front = FrontRouter(configuration: configuration, context: context, queue: queue, replies: replies,
-                                stop: stopSignal, logger: logger)
+        let writer = JournalWriter(journal: journal, maxBatch: configuration.maxBatch, queue: queue, replies: replies,
+                                   stop: stopSignal, statistics: statistics, logger: logger)
+        let front = FrontRouter(configuration: configuration, context: context, initialHead: try journal.head(),
+                                queue: queue, replies: replies, stop: stopSignal, logger: logger)
         let replay = ReplayServer(configuration: configuration, journal: journal, context: context,
                                   stop: stopSignal, logger: logger)
-        let gates = (StartupGate(), StartupGate(), StartupGate())
-        threads.add(OwnedThread(name: "bus.writer") { writer.run(startup: gates.0) })
+        let gates = (StartupGate(), StartupGate())
+        threads.add(OwnedThread(name: "bus.front") { front.run(startup: gates.0) })
         do { try gates.0.wait() } catch { stop(); throw error }
-        threads.add(OwnedThread(name: "bus.front") { front.run(startup: gates.1) })
-        threads.add(OwnedThread(name: "bus.replay") { replay.run(startup: gates.2) })
-        do {
-            try gates.1.wait()
-            try gates.2.wait()
-        } catch {
-            stop()
-            throw error
-        }
+        threads.add(OwnedThread(name: "bus.writer") { writer.run() })
+        threads.add(OwnedThread(name: "bus.replay") { replay.run(startup: gates.1) })
+        do { try gates.1.wait() } catch { stop(); throw error }
         let journal = self.journal, stopSignal = self.stopSignal, logger = self.logger
+        let statistics = self.statistics, policy = configuration.checkpoint
         threads.add(OwnedThread(name: "bus.checkpoint") {
+            // A checkpoint copies the WAL into the database file and fsyncs it, which slows the
+            // commits that run meanwhile. So: when ingest is idle, or when the WAL has grown
+            // past a bound; never on the commit path.
+            var checkpointedAt = statistics.stored + statistics.duplicates
+            var lastSeen = checkpointedAt
+            var idleSince = Monotonic.now
             while !stopSignal.isSet {
-                for _ in 0..<10 where !stopSignal.isSet { usleep(100_000) }
-                do { try journal.checkpoint() } catch { logger.warning("journal checkpoint failed: \(error)") }
+                usleep(100_000)
+                let written = statistics.stored + statistics.duplicates
+                let now = Monotonic.now
+                if written != lastSeen { lastSeen = written; idleSince = now }
+                let pending = written - checkpointedAt
+                guard pending > 0, pending >= policy.maximumEvents || now - idleSince >= policy.idleMilliseconds else { continue }
+                do {
+                    try journal.checkpoint()
+                    checkpointedAt = written
+                } catch {
+                    logger.warning("journal checkpoint failed: \(error)")
+                }
             }
         })
         logger.info("bus listening", metadata: [

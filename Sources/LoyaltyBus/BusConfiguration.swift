@@ -23,6 +23,16 @@ public struct BusConfiguration: Sendable {
     /// Service requests that name no timeout get this one.
     public var defaultRequestTimeoutMilliseconds = 3000
 
+    /// When the journal's WAL is copied into the database file (a checkpoint): after
+    /// `idleMilliseconds` without new events, or once `maximumEvents` arrived since the last
+    /// one (about 0.5 KB each), whichever comes first.
+    public struct CheckpointPolicy: Sendable {
+        public var idleMilliseconds = 1000
+        public var maximumEvents = 250_000
+        public init() {}
+    }
+    public var checkpoint = CheckpointPolicy()
+
     public init(ingestEndpoint: String, publishEndpoint: String, replayEndpoint: String, journalPath: String) {
         self.ingestEndpoint = ingestEndpoint
         self.publishEndpoint = publishEndpoint

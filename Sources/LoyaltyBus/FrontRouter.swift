@@ -3,11 +3,14 @@ import LoyaltyWire
 import ZeroMQ
 
 /// The ingest ROUTER's thread: validates events and queues them for the journal writer, routes
-/// service requests to plugin workers by name, keeps heartbeats, and sends the writer's acks
-/// back. It never touches the disk, so a service request is not held up by a commit.
+/// service requests to plugin workers by name, keeps heartbeats, acknowledges what the writer
+/// committed and publishes it on PUB (with a once-a-second `$head` beacon). It never touches
+/// the disk, so a service request is not held up by a commit.
 struct FrontRouter {
     let configuration: BusConfiguration
     let context: ZMQContext
+    /// The journal head when the bus started; the beacon announces it until events arrive.
+    let initialHead: Int64
     let queue: IngestQueue
     let replies: ReplyQueue
     let stop: StopSignal
@@ -15,17 +18,24 @@ struct FrontRouter {
 
     func run(startup: StartupGate) {
         let router: Socket
+        let publisher: Socket
         do {
             router = try Socket(context: context, type: .router)
             try router.set([.routerMandatory(true), .sendHighWaterMark(0), .receiveHighWaterMark(0),
                             .maximumMessageSize(Int64(configuration.limits.maxBytes) * 2 + 4096)])
             try router.bind(configuration.ingestEndpoint)
+            publisher = try Socket(context: context, type: .pub)
+            // Deep enough that a subscriber busy for a moment loses nothing; a subscriber that
+            // still falls behind sees a gap in seq and catches up through replay.
+            try publisher.set(.sendHighWaterMark(1_000_000))
+            try publisher.bind(configuration.publishEndpoint)
         } catch {
             startup.fail(error)
             return
         }
         startup.succeed()
-        var state = State(router: router, queue: queue, configuration: configuration, logger: logger)
+        var state = State(router: router, publisher: publisher, queue: queue, configuration: configuration,
+                          logger: logger, head: initialHead)
         var poller = Poller()
         poller.add(router)
         poller.add(fileDescriptor: replies.fileDescriptor)
@@ -37,7 +47,7 @@ struct FrontRouter {
                 let now = Monotonic.now
                 if ready[1].contains(.readable) {
                     // Acks first: they free producers' windows.
-                    for message in replies.takeAll() { state.sendToPeer(message) }
+                    state.acknowledgeAndPublish(replies.takeAll())
                 }
                 if ready[0].contains(.readable) {
                     // A bounded drain, so that acks and requests are never starved by a flood.
@@ -50,6 +60,7 @@ struct FrontRouter {
                 if now - lastHeartbeat >= configuration.heartbeatIntervalMilliseconds {
                     lastHeartbeat = now
                     state.heartbeat(now: now)
+                    try publisher.send([Frame(frame: WireCommand.headTopic), Frame(frame: String(state.head))])
                 }
                 state.expireRequests(now: now)
             } catch where error.isContextTerminated {
@@ -59,21 +70,39 @@ struct FrontRouter {
             }
         }
         // Acks the writer produced while we were stopping still go out (linger permitting).
-        for message in replies.takeAll() { state.sendToPeer(message) }
+        state.acknowledgeAndPublish(replies.takeAll())
     }
 
     struct State {
         let router: Socket
+        let publisher: Socket
         let queue: IngestQueue
         let configuration: BusConfiguration
         let logger: Logger
+        var head: Int64
         var services = ServiceDirectory()
+
+        /// Acks every outcome, then publishes the newly stored events in seq order.
+        mutating func acknowledgeAndPublish(_ outcomes: [WriteOutcome]) {
+            for outcome in outcomes { sendToPeer(outcome.peer, outcome.ack.frames) }
+            for outcome in outcomes where outcome.ack.status == .stored {
+                let seq = outcome.ack.seq
+                let event = PublishedEvent(topic: outcome.entry.type, seq: seq,
+                                           envelope: EnvelopeSeq.insert(seq: seq, into: outcome.entry.body))
+                do { try publisher.send(event.frames) } catch { logger.error("publish seq \(seq) failed: \(error)") }
+                head = max(head, seq)
+            }
+        }
 
         /// Sends to a peer that may have gone: a vanished peer or a full queue loses only this
         /// message, which its sender retries.
         func sendToPeer(_ frames: [Frame]) {
+            sendToPeer(frames[0], Array(frames.dropFirst()))
+        }
+
+        func sendToPeer(_ peer: Frame, _ frames: [Frame]) {
             do {
-                if try !router.send(frames, dontWait: true) {
+                if try !router.send(prefix: peer, frames, dontWait: true) {
                     logger.debug("peer queue full; message dropped, the peer will retry")
                 }
             } catch let error where error.isHostUnreachable {

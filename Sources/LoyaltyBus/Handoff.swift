@@ -1,5 +1,6 @@
 import Foundation
 import Synchronization
+import LoyaltyWire
 import ZeroMQ
 
 /// Validated events on their way from the front thread to the journal writer. The front
@@ -56,10 +57,18 @@ final class IngestQueue: Sendable {
     }
 }
 
-/// Messages from the journal writer to the front thread (acks, ready to send on the ROUTER),
-/// with a pipe whose read end the front's poll wakes on.
+/// What the journal did with one event, for the front thread to acknowledge and, if newly
+/// stored, publish.
+struct WriteOutcome: Sendable {
+    var peer: Frame
+    var entry: Journal.Entry
+    var ack: Ack
+}
+
+/// Outcomes from the journal writer to the front thread, with a pipe whose read end the front's
+/// poll wakes on. The writer does nothing but SQLite; framing and sending happen on the front.
 final class ReplyQueue: Sendable {
-    private let messages = Mutex<[[Frame]]>([])
+    private let messages = Mutex<[WriteOutcome]>([])
     /// Polled by the front thread; a byte is written after each batch.
     let fileDescriptor: Int32
     private let writeEnd: Int32
@@ -80,7 +89,7 @@ final class ReplyQueue: Sendable {
         close(writeEnd)
     }
 
-    func push(_ batch: [[Frame]]) {
+    func push(_ batch: [WriteOutcome]) {
         guard !batch.isEmpty else { return }
         messages.withLock { $0.append(contentsOf: batch) }
         // A full pipe already means "wake up": EAGAIN is fine.
@@ -88,7 +97,7 @@ final class ReplyQueue: Sendable {
         _ = write(writeEnd, &one, 1)
     }
 
-    func takeAll() -> [[Frame]] {
+    func takeAll() -> [WriteOutcome] {
         var drain = [UInt8](repeating: 0, count: 4096)
         while read(fileDescriptor, &drain, drain.count) == drain.count {}
         return messages.withLock { messages in

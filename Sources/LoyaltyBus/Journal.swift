@@ -55,6 +55,8 @@ public final class Journal: Sendable {
             // Checkpoints run on their own connection (`checkpoint()`), never inside a commit
             // that producers are waiting for.
             try db.execute(sql: "PRAGMA wal_autocheckpoint = 0")
+            // After a checkpoint resets it, the WAL file is cut back to this size.
+            try db.execute(sql: "PRAGMA journal_size_limit = 134217728")
             try db.execute(sql: "PRAGMA cache_size = -65536")
         }
         configuration.busyMode = .timeout(5)

@@ -5,103 +5,67 @@ import LoyaltyWire
 import ZeroMQ
 
 /// The journal writer: takes every validated event waiting, appends them in one transaction
-/// (group commit: one fsync for everything that arrived while the last one ran), then hands
-/// the acks to the front and publishes. Runs on its own thread and owns the PUB socket.
+/// (group commit: one fsync for everything that arrived while the last one ran), and hands the
+/// outcomes to the front thread, which acknowledges and publishes. It does nothing but SQLite,
+/// because it is the one part that cannot be spread over cores. Runs on its own thread.
 struct JournalWriter {
-    let configuration: BusConfiguration
     let journal: Journal
-    let context: ZMQContext
+    let maxBatch: Int
     let queue: IngestQueue
     let replies: ReplyQueue
     let stop: StopSignal
     let statistics: BusStatistics
     let logger: Logger
 
-    func run(startup: StartupGate) {
-        let publisher: Socket
-        do {
-            publisher = try Socket(context: context, type: .pub)
-            // Deep enough that a subscriber busy for a moment loses nothing; a subscriber that
-            // still falls behind sees a gap in seq and catches up through replay.
-            try publisher.set(.sendHighWaterMark(1_000_000))
-            try publisher.bind(configuration.publishEndpoint)
-        } catch {
-            startup.fail(error)
-            return
-        }
-        startup.succeed()
-        var head = (try? journal.head()) ?? 0
-        var lastBeacon = 0
+    func run() {
         while !stop.isSet {
-            let batch = queue.take(max: configuration.maxBatch, timeoutMilliseconds: 200)
-            if !batch.isEmpty {
-                head = process(batch, head: head, publisher: publisher)
-            }
-            let now = Monotonic.now
-            if now - lastBeacon >= 1000 {
-                lastBeacon = now
-                do {
-                    try publisher.send([Frame(frame: WireCommand.headTopic), Frame(frame: String(head))])
-                } catch {
-                    logger.error("head beacon: \(error)")
-                }
-            }
+            let batch = queue.take(max: maxBatch, timeoutMilliseconds: 200)
+            if !batch.isEmpty { replies.push(append(batch)) }
         }
         // Whatever was handed over but not yet written is refused, never silently dropped.
-        let left = queue.take(max: .max, timeoutMilliseconds: 0)
-        replies.push(left.map { item in
-            [item.peer] + Ack(eventId: item.entry.eventId, status: .unavailable, code: "shutting_down",
-                              message: "the bus is stopping; retry in a moment").frames
+        replies.push(queue.take(max: .max, timeoutMilliseconds: 0).map { item in
+            WriteOutcome(peer: item.peer, entry: item.entry,
+                         ack: Ack(eventId: item.entry.eventId, status: .unavailable, code: "shutting_down",
+                                  message: "the bus is stopping; retry in a moment"))
         })
     }
 
-    /// Appends, acks, publishes. Returns the new head.
-    private func process(_ batch: [IngestQueue.Item], head: Int64, publisher: Socket) -> Int64 {
-        var replies: [[Frame]] = []
-        replies.reserveCapacity(batch.count)
-        var newHead = head
-        var published: [PublishedEvent] = []
+    private func append(_ batch: [IngestQueue.Item]) -> [WriteOutcome] {
+        var outcomes: [WriteOutcome] = []
+        outcomes.reserveCapacity(batch.count)
         var counts = (stored: 0, duplicates: 0, rejected: 0, unavailable: 0)
         do {
             let results = try journal.append(batch.map(\.entry), receivedAtMilliseconds: Timestamp.now().epochMilliseconds)
-            published.reserveCapacity(batch.count)
             for (item, result) in zip(batch, results) {
-                let entry = item.entry
+                let eventId = item.entry.eventId
                 let ack: Ack
                 switch result {
                 case .stored(let seq):
-                    ack = Ack(eventId: entry.eventId, status: .stored, seq: seq)
-                    published.append(PublishedEvent(topic: entry.type, seq: seq,
-                                                    envelope: EnvelopeSeq.insert(seq: seq, into: entry.body)))
-                    newHead = max(newHead, seq)
+                    ack = Ack(eventId: eventId, status: .stored, seq: seq)
                     counts.stored += 1
                 case .duplicate(let seq):
-                    ack = Ack(eventId: entry.eventId, status: .duplicate, seq: seq)
+                    ack = Ack(eventId: eventId, status: .duplicate, seq: seq)
                     counts.duplicates += 1
                 case .conflict(let seq):
                     counts.rejected += 1
-                    ack = Ack(eventId: entry.eventId, status: .rejected, seq: seq, code: "conflict",
-                              message: "eventId '\(entry.eventId)' is already stored (seq \(seq)) with different content; a different event needs a new eventId")
+                    ack = Ack(eventId: eventId, status: .rejected, seq: seq, code: "conflict",
+                              message: "eventId '\(eventId)' is already stored (seq \(seq)) with different content; a different event needs a new eventId")
                 }
-                replies.append([item.peer] + ack.frames)
+                outcomes.append(WriteOutcome(peer: item.peer, entry: item.entry, ack: ack))
             }
         } catch {
             // Nothing of this batch is stored: say so, so that every producer retries.
             logger.error("journal append failed; \(batch.count) events refused as unavailable: \(error)")
             counts.unavailable = batch.count
             for item in batch {
-                let ack = Ack(eventId: item.entry.eventId, status: .unavailable, code: "storage_failed",
-                              message: "the journal could not store the event (\(error)); retry later")
-                replies.append([item.peer] + ack.frames)
+                outcomes.append(WriteOutcome(peer: item.peer, entry: item.entry, ack: Ack(
+                    eventId: item.entry.eventId, status: .unavailable, code: "storage_failed",
+                    message: "the journal could not store the event (\(error)); retry later")))
             }
         }
         statistics.record(stored: counts.stored, duplicates: counts.duplicates, rejected: counts.rejected,
                           unavailable: counts.unavailable, committed: counts.unavailable == 0)
-        self.replies.push(replies)
-        for event in published {
-            do { try publisher.send(event.frames) } catch { logger.error("publish seq \(event.seq) failed: \(error)") }
-        }
-        return newHead
+        return outcomes
     }
 }
 

@@ -1,3 +1,4 @@
+import Foundation
 import ZeroMQ
 
 /// One event to publish: its id and its envelope bytes.
@@ -89,7 +90,17 @@ public final class PipelinedPublisher {
                     let due = start + sentNew * interval
                     let clock = Monotonic.nanoseconds
                     if clock < due {
-                        waitMilliseconds = Int((due - clock) / 1_000_000)
+                        let wait = due - clock
+                        if wait < 1_000_000 {
+                            // Less than poll's 1 ms resolution: sleep the exact time instead of
+                            // spinning on poll(0), which would take a core from the bus.
+                            if (try? poller.poll(timeoutMilliseconds: 0)[0].contains(.readable)) != true {
+                                usleep(UInt32(wait / 1000))
+                            }
+                            waitMilliseconds = 0
+                        } else {
+                            waitMilliseconds = Int(wait / 1_000_000)
+                        }
                         break
                     }
                 }

@@ -54,9 +54,16 @@ public struct Ack: Sendable, Equatable, CustomStringConvertible {
     }
 
     public var frames: [Frame] {
-        [Frame(frame: WireCommand.ack), Frame(frame: eventId), Frame(frame: status.rawValue),
-         Frame(frame: String(seq)), Frame(frame: code), Frame(frame: message)]
+        // The constant frames are made once: an ack is sent for every event.
+        [Self.commandFrame, Frame(frame: eventId), Self.statusFrames[status]!,
+         Frame(frame: String(seq)), code.isEmpty ? [] : Frame(frame: code), message.isEmpty ? [] : Frame(frame: message)]
     }
+
+    private static let commandFrame = Frame(frame: WireCommand.ack)
+    private static let statusFrames: [AckStatus: Frame] = [
+        .stored: Frame(frame: AckStatus.stored.rawValue), .duplicate: Frame(frame: AckStatus.duplicate.rawValue),
+        .rejected: Frame(frame: AckStatus.rejected.rawValue), .unavailable: Frame(frame: AckStatus.unavailable.rawValue),
+    ]
 
     /// Parses the frames after the routing envelope; nil if they are not an ack.
     public init?(frames: [Frame]) {

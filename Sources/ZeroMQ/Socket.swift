@@ -80,11 +80,21 @@ public final class Socket {
     /// - Returns: false if `dontWait` is set and the message could not be queued (high-water mark).
     @discardableResult
     public func send(_ frames: [Frame], dontWait: Bool = false) throws(ZMQError) -> Bool {
+        try send(prefix: nil, frames, dontWait: dontWait)
+    }
+
+    /// Sends `prefix` (e.g. a ROUTER's routing id) followed by `frames` as one message, without
+    /// building a new array.
+    @discardableResult
+    public func send(prefix: Frame?, _ frames: [Frame], dontWait: Bool = false) throws(ZMQError) -> Bool {
         let socket = try live("send")
-        precondition(!frames.isEmpty, "a ZeroMQ message has at least one frame")
+        precondition(prefix != nil || !frames.isEmpty, "a ZeroMQ message has at least one frame")
         let base: Int32 = dontWait ? ZMQ_DONTWAIT : 0
-        for (index, frame) in frames.enumerated() {
-            let flags = index == frames.count - 1 ? base : (base | ZMQ_SNDMORE)
+        let offset = prefix == nil ? 0 : 1
+        let count = frames.count + offset
+        for index in 0..<count {
+            let frame = index < offset ? prefix! : frames[index - offset]
+            let flags = index == count - 1 ? base : (base | ZMQ_SNDMORE)
             while true {
                 let rc = frame.withUnsafeBytes { zmq_send(socket, $0.baseAddress, $0.count, flags) }
                 if rc >= 0 { break }
