@@ -173,7 +173,7 @@ public final class Journal: Sendable {
         }
     }
 
-    /// The last seq of each type, for the beacon and for status.
+    /// How many events the journal holds.
     public func count() throws -> Int {
         try pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM journal") ?? 0 }
     }

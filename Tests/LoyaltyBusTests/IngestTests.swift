@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
-import LoyaltyBus
+@testable import LoyaltyBus
+import Logging
 import LoyaltyEvents
 import LoyaltyTestSupport
 import LoyaltyWire
@@ -120,7 +121,7 @@ import ZeroMQ
         #expect(ack.status == .stored)
     }
 
-    @Test func groupCommitCoversManyEventsPerTransaction() throws {
+    @Test func pipelinedClientsGetEveryEventStoredOnce() throws {
         let fixture = try BusFixture()
         let publisher = try PipelinedPublisher(context: fixture.context, endpoint: fixture.configuration.ingestEndpoint, window: 2000)
         let events = (1...5000).map { Sample.purchase(receipt: $0) }.map { OutgoingEvent(eventId: $0.eventId, envelope: Sample.bytes($0)) }
@@ -128,8 +129,35 @@ import ZeroMQ
         #expect(summary.stored == 5000)
         #expect(summary.unacknowledged.isEmpty)
         #expect(try fixture.bus.journal.count() == 5000)
-        // One fsync per transaction: far fewer transactions than events.
-        #expect(fixture.bus.statistics.commits < 2500)
+        #expect(fixture.bus.statistics.commits <= 5000)
+    }
+
+    /// Group commit: everything that waits while a commit runs goes into the next transaction
+    /// (one fsync), up to `maxBatch`. Here 5,000 events wait before the writer starts.
+    @Test func eventsWaitingForTheWriterShareOneTransaction() throws {
+        let directory = try TemporaryDirectory("group-commit")
+        defer { directory.remove() }
+        let journal = try Journal(path: directory.path + "/journal.sqlite")
+        let queue = IngestQueue(), replies = try ReplyQueue(), stop = StopSignal(), statistics = BusStatistics()
+        for receipt in 1...5000 {
+            let envelope = Sample.purchase(receipt: receipt)
+            let entry = Journal.Entry(eventId: envelope.eventId, type: envelope.type, occurredAtMilliseconds: 0,
+                                      customerId: nil, body: Sample.bytes(envelope))
+            #expect(queue.push(IngestQueue.Item(peer: [1], entry: entry), limit: 10_000))
+        }
+        let writer = JournalWriter(journal: journal, maxBatch: 4096, queue: queue, replies: replies, stop: stop,
+                                   statistics: statistics, logger: Logger(label: "test.writer"))
+        let thread = OwnedThread(name: "writer") { writer.run() }
+        var outcomes: [WriteOutcome] = []
+        #expect(waitUntil(seconds: 30) {
+            outcomes += replies.takeAll()
+            return outcomes.count == 5000
+        })
+        stop.set()
+        thread.join()
+        #expect(statistics.commits == 2)   // 4,096 + 904
+        #expect(outcomes.map(\.ack.seq) == Array(1...5000))
+        #expect(outcomes.allSatisfy { $0.ack.status == .stored })
     }
 
     @Test func journalSurvivesRestartAndStillDeduplicates() throws {
