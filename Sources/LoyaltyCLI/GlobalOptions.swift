@@ -8,7 +8,7 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("The configuration file (default: ./config/loyalty.yaml if present, else the embedded loopback defaults).", valueName: "path"))
     var config: String?
 
-    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    @Option(name: .long, help: "How much to log.")
     var logLevel: Logger.Level = .info
 
     /// The configuration in force, or an error naming the file, line and column.
