@@ -35,6 +35,8 @@ let package = Package(
         .target(name: "LoyaltyEvents", swiftSettings: strict),
         // A deterministic synthetic store chain: customers who return, drift away, complain.
         .target(name: "LoyaltySimulation", dependencies: ["LoyaltyEvents"], swiftSettings: strict),
+        // Customer scoring models: transaction summaries, BG/NBD, Gamma-Gamma, CLV and RFM. Pure Swift.
+        .target(name: "LoyaltyScoring", swiftSettings: strict),
         // The frames spoken between POS / plugins and the bus, and a client for them.
         .target(name: "LoyaltyWire", dependencies: [
             "ZeroMQ", "LoyaltyEvents",
@@ -107,6 +109,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "LoyaltySimulationTests", dependencies: ["LoyaltySimulation", "LoyaltyEvents"]),
+        .testTarget(name: "LoyaltyScoringTests", dependencies: ["LoyaltyScoring"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "LoyaltyWire", "LoyaltyTestSupport", "LoyaltyEvents", "LoyaltySimulation", "ZeroMQ",
             .product(name: "GRDB", package: "GRDB.swift"),
