@@ -69,6 +69,7 @@ let package = Package(
         ], swiftSettings: strict),
         .executableTarget(name: "LoyaltyCLI", dependencies: [
             "ZeroMQ", "LoyaltyEvents", "LoyaltyWire", "LoyaltyBus", "LoyaltyConfig", "LoyaltySupervisor", "LoyaltySimulation",
+            "LoyaltyScoring",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

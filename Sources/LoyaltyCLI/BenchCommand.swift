@@ -11,6 +11,15 @@ import ZeroMQ
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
+        abstract: "Benchmarks anyone can run: the bus (default) and the scoring models.",
+        subcommands: [BusBenchCommand.self, ScoringBenchCommand.self],
+        defaultSubcommand: BusBenchCommand.self
+    )
+}
+
+struct BusBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bus",
         abstract: "Measure the bus: durable ingest throughput, ack latency at a fixed rate, and libzmq's raw loopback rate for comparison.",
         discussion: """
             Runs a bus in this process on 127.0.0.1 with a journal in a temporary folder (deleted after),

@@ -81,17 +81,67 @@ public enum BetaGeo {
         let maxT = data.map(\.T).max()!
         guard maxT > 0 else { throw ScoringError.invalidInput("every T is 0") }
         let scale = 1 / maxT
-        let x = data.map(\.frequency), tx = data.map { $0.recency * scale }, T = data.map { $0.T * scale }
-        let w = weights ?? [Double](repeating: 1, count: data.count)
+        // Customers with the same (x, tₓ, T) contribute the same term: fit on the distinct
+        // triples, weighted by how many customers share each (periodic data repeats a lot).
+        var slotOf: [SIMD3<Double>: Int] = [:]
+        var x: [Double] = [], tx: [Double] = [], T: [Double] = [], w: [Double] = []
+        for (i, c) in data.enumerated() {
+            let key = SIMD3(c.frequency, c.recency, c.T)
+            let weight = weights?[i] ?? 1
+            if let slot = slotOf[key] {
+                w[slot] += weight
+            } else {
+                slotOf[key] = x.count
+                x.append(c.frequency); tx.append(c.recency * scale); T.append(c.T * scale); w.append(weight)
+            }
+        }
         let wSum = w.reduce(0, +)
 
-        let objective: ([Double]) -> Double = { lp in
-            let p = BetaGeoParameters(r: exp(lp[0]), alpha: exp(lp[1]), a: exp(lp[2]), b: exp(lp[3]))
-            var ll = 0.0
-            for i in 0..<x.count { ll += w[i] * logLikelihood(p, frequency: x[i], recency: tx[i], T: T[i]) }
-            return -ll / wSum
+        // log Γ and ψ terms depend on a customer only through x, which takes few distinct values:
+        // compute them once per distinct x, not once per customer.
+        let distinct = Array(Set(x)).sorted()
+        let slot = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, $0) })
+        let xIndex = x.map { slot[$0]! }
+        let objective: ([Double]) -> (Double, [Double]) = { lp in
+            let r = exp(lp[0]), alpha = exp(lp[1]), a = exp(lp[2]), b = exp(lp[3])
+            let psiR = Special.digamma(r), psiB = Special.digamma(b), psiAB = Special.digamma(a + b)
+            let constant = -Special.logGamma(r) + Special.logGamma(a + b) - Special.logGamma(b)
+            var termX = [Double](repeating: 0, count: distinct.count)
+            var dR = termX, dA = termX, dB = termX, logB = termX
+            for (k, xk) in distinct.enumerated() {
+                termX[k] = constant + Special.logGamma(r + xk) + Special.logGamma(b + xk) - Special.logGamma(a + b + xk)
+                let psiABX = Special.digamma(a + b + xk)
+                dR[k] = Special.digamma(r + xk) - psiR
+                dA[k] = psiAB - psiABX
+                dB[k] = psiAB + Special.digamma(b + xk) - psiB - psiABX
+                logB[k] = xk > 0 ? log(b + xk - 1) : 0
+            }
+            let logAlpha = log(alpha), logA = log(a)
+            var ll = 0.0, gR = 0.0, gAlpha = 0.0, gA = 0.0, gB = 0.0
+            for i in 0..<x.count {
+                let k = xIndex[i], xi = x[i], wi = w[i]
+                let logAT = log(alpha + T[i])
+                let a3 = -(r + xi) * logAT
+                var lse = a3, w3 = 1.0, w4 = 0.0, logATx = 0.0
+                if xi > 0 {
+                    logATx = log(alpha + tx[i])
+                    let a4 = logA - logB[k] - (r + xi) * logATx
+                    let m = Swift.max(a3, a4)
+                    let e3 = exp(a3 - m), e4 = exp(a4 - m), sum = e3 + e4
+                    lse = m + log(sum)
+                    w3 = e3 / sum
+                    w4 = e4 / sum
+                }
+                ll += wi * (termX[k] + r * logAlpha + lse)
+                gR += wi * (dR[k] + logAlpha - w3 * logAT - w4 * logATx)
+                gAlpha += wi * (r / alpha - (r + xi) * (w3 / (alpha + T[i]) + (xi > 0 ? w4 / (alpha + tx[i]) : 0)))
+                gA += wi * (dA[k] + w4 / a)
+                gB += wi * (dB[k] - (xi > 0 ? w4 / (b + xi - 1) : 0))
+            }
+            // Minimise the mean negative log-likelihood (lifetimes' objective); gradient in log-parameters.
+            return (-ll / wSum, [-r * gR / wSum, -alpha * gAlpha / wSum, -a * gA / wSum, -b * gB / wSum])
         }
-        let result = Minimizer.minimize(objective, start: initialLogParameters)
+        let result = Minimizer.minimize(valueAndGradient: objective, start: initialLogParameters)
         guard result.converged else {
             throw ScoringError.notConverged("gradient norm \(result.gradientNorm) at \(result.x)")
         }

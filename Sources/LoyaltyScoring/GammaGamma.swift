@@ -64,16 +64,50 @@ public enum GammaGamma {
         for c in data where !(c.frequency > 0 && c.monetaryValue > 0) {
             throw ScoringError.invalidInput("customer \(c.customerId): Gamma-Gamma needs frequency > 0 and monetary value > 0")
         }
-        let x = data.map(\.frequency), m = data.map(\.monetaryValue)
-        let w = weights ?? [Double](repeating: 1, count: data.count)
-        let wSum = w.reduce(0, +)
-        let objective: ([Double]) -> Double = { lp in
-            let params = GammaGammaParameters(p: exp(lp[0]), q: exp(lp[1]), v: exp(lp[2]))
-            var ll = 0.0
-            for i in 0..<x.count { ll += w[i] * logLikelihood(params, frequency: x[i], monetaryValue: m[i]) }
-            return -ll / wSum
+        // Customers with the same (x, m) contribute the same term: fit on the distinct pairs.
+        var slotOf: [SIMD2<Double>: Int] = [:]
+        var x: [Double] = [], m: [Double] = [], w: [Double] = []
+        for (i, c) in data.enumerated() {
+            let key = SIMD2(c.frequency, c.monetaryValue)
+            let weight = weights?[i] ?? 1
+            if let slot = slotOf[key] {
+                w[slot] += weight
+            } else {
+                slotOf[key] = x.count
+                x.append(c.frequency); m.append(c.monetaryValue); w.append(weight)
+            }
         }
-        let result = Minimizer.minimize(objective, start: initialLogParameters)
+        let wSum = w.reduce(0, +)
+        // Per customer only log(x·m + v) changes with the parameters; log m and x·log x are fixed,
+        // and the log Γ and ψ terms depend on x alone (few distinct values).
+        let logM = m.map { log($0) }
+        let xLogX = x.map { $0 * log($0) }
+        let distinct = Array(Set(x)).sorted()
+        let slot = Dictionary(uniqueKeysWithValues: distinct.enumerated().map { ($1, $0) })
+        let xIndex = x.map { slot[$0]! }
+        let objective: ([Double]) -> (Double, [Double]) = { lp in
+            let p = exp(lp[0]), q = exp(lp[1]), v = exp(lp[2])
+            let logV = log(v), lgQ = Special.logGamma(q), psiQ = Special.digamma(q)
+            var termX = [Double](repeating: 0, count: distinct.count)
+            var psiPXQ = termX, psiPX = termX
+            for (k, xk) in distinct.enumerated() {
+                termX[k] = Special.logGamma(p * xk + q) - Special.logGamma(p * xk) - lgQ
+                psiPXQ[k] = Special.digamma(p * xk + q)
+                psiPX[k] = Special.digamma(p * xk)
+            }
+            var ll = 0.0, gP = 0.0, gQ = 0.0, gV = 0.0
+            for i in 0..<x.count {
+                let k = xIndex[i], xi = x[i], wi = w[i]
+                let px = p * xi
+                let logXMV = log(xi * m[i] + v)
+                ll += wi * (termX[k] + q * logV + (px - 1) * logM[i] + p * xLogX[i] - (px + q) * logXMV)
+                gP += wi * (xi * (psiPXQ[k] - psiPX[k] + logM[i] - logXMV) + xLogX[i])
+                gQ += wi * (psiPXQ[k] - psiQ + logV - logXMV)
+                gV += wi * (q / v - (px + q) / (xi * m[i] + v))
+            }
+            return (-ll / wSum, [-p * gP / wSum, -q * gQ / wSum, -v * gV / wSum])
+        }
+        let result = Minimizer.minimize(valueAndGradient: objective, start: initialLogParameters)
         guard result.converged else {
             throw ScoringError.notConverged("gradient norm \(result.gradientNorm) at \(result.x)")
         }

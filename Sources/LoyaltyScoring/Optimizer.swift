@@ -33,6 +33,76 @@ public enum Minimizer {
                                   converged: norm <= Swift.max(gradientTolerance * 1_000, 1e-6) && value.isFinite)
     }
 
+    /// BFGS with an analytic gradient from `start`, the way scipy's BFGS runs for lifetimes, but
+    /// without the finite differences. Falls back to `minimize(_:start:)` (Nelder–Mead, then
+    /// finite-difference BFGS) if it does not converge, so the answer is never worse.
+    public static func minimize(
+        valueAndGradient f: ([Double]) -> (Double, [Double]),
+        start: [Double],
+        gradientTolerance: Double = 1e-9,
+        maxIterations: Int = 500
+    ) -> MinimizationResult {
+        let n = start.count
+        func safe(_ x: [Double]) -> (Double, [Double]) {
+            let (v, g) = f(x)
+            return v.isFinite && g.allSatisfy(\.isFinite) ? (v, g) : (.infinity, g)
+        }
+        var x = start
+        var (fx, g) = safe(x)
+        var H = identity(n)
+        var iteration = 0
+        func norm(_ v: [Double]) -> Double { v.map(Swift.abs).max() ?? 0 }
+        while iteration < maxIterations && fx.isFinite && norm(g) > gradientTolerance {
+            iteration += 1
+            var d = (0..<n).map { i in -(0..<n).reduce(0.0) { $0 + H[i][$1] * g[$1] } }
+            var slope = zip(d, g).reduce(0.0) { $0 + $1.0 * $1.1 }
+            if slope >= 0 {
+                H = identity(n)
+                d = g.map { -$0 }
+                slope = -g.reduce(0.0) { $0 + $1 * $1 }
+            }
+            // Backtracking (Armijo); the first BFGS steps can overshoot, so cap the step length.
+            let length = d.map(Swift.abs).max() ?? 0
+            var step = length > 5 ? 5 / length : 1.0
+            var accepted = false
+            var xNew = x, fNew = fx, gNew = g
+            for _ in 0..<60 {
+                xNew = (0..<n).map { x[$0] + step * d[$0] }
+                (fNew, gNew) = safe(xNew)
+                if fNew <= fx + 1e-4 * step * slope { accepted = true; break }
+                step *= 0.5
+            }
+            if !accepted { break }
+            let s = (0..<n).map { xNew[$0] - x[$0] }
+            let y = (0..<n).map { gNew[$0] - g[$0] }
+            let sy = zip(s, y).reduce(0.0) { $0 + $1.0 * $1.1 }
+            let improvement = fx - fNew
+            x = xNew; fx = fNew; g = gNew
+            if sy > 1e-16 {
+                if iteration == 1 {
+                    // Scale the first inverse-Hessian guess to the curvature seen (Nocedal & Wright 6.20).
+                    let yy = y.reduce(0.0) { $0 + $1 * $1 }
+                    H = identity(n).map { $0.map { $0 * sy / yy } }
+                }
+                let rho = 1 / sy
+                let Hy = (0..<n).map { i in (0..<n).reduce(0.0) { $0 + H[i][$1] * y[$1] } }
+                let yHy = zip(y, Hy).reduce(0.0) { $0 + $1.0 * $1.1 }
+                for i in 0..<n {
+                    for j in 0..<n {
+                        H[i][j] += -rho * (Hy[i] * s[j] + s[i] * Hy[j]) + (rho * rho * yHy + rho) * s[i] * s[j]
+                    }
+                }
+            }
+            if improvement <= 1e-16 * Swift.max(1, Swift.abs(fx)) && norm(g) <= Swift.max(gradientTolerance * 1_000, 1e-7) { break }
+        }
+        let gradientNorm = norm(g)
+        if fx.isFinite && gradientNorm <= Swift.max(gradientTolerance * 1_000, 1e-7) {
+            return MinimizationResult(x: x, value: fx, gradientNorm: gradientNorm, nelderMeadIterations: 0,
+                                      quasiNewtonIterations: iteration, converged: true)
+        }
+        return minimize({ f($0).0 }, start: start, gradientTolerance: gradientTolerance)
+    }
+
     /// Nelder–Mead with standard coefficients (1, 2, 0.5, 0.5).
     static func nelderMead(_ f: ([Double]) -> Double, start: [Double], maxIterations: Int) -> ([Double], Int) {
         let n = start.count
