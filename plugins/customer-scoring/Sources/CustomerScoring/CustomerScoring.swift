@@ -1,0 +1,520 @@
+import Foundation
+import GRDB
+import LoyaltyEvents
+import LoyaltyScoring
+import PluginRuntime
+
+/// An event the plugin derives; `CustomerScoringPlugin.apply` hands each to the runtime's `Emitter`.
+public struct ScoringEmission: Sendable, Equatable {
+    public var type: String
+    public var key: String
+    public var payload: JSONObject
+}
+
+/// The `customer-scoring` plugin: per customer and purchase period, spend and margin maintained from
+/// purchases and returns; BG/NBD and Gamma-Gamma refit inside `apply` (so a replay reproduces the same
+/// fits), scores per customer, `customer.scored` when a score changes materially, and `customer.score`.
+public struct CustomerScoringPlugin: LoyaltyPlugin {
+    public let name = "customer-scoring"
+    public let topics: Set<String> = [EventType.purchase, EventType.return]
+    public static let scoredType = "customer.scored"
+    public static let serviceName = "customer.score"
+    public var settings: ScoringSettings
+
+    public init(settings: ScoringSettings = ScoringSettings()) {
+        self.settings = settings
+    }
+
+    public func registerMigrations(_ migrator: inout DatabaseMigrator) {
+        migrator.registerMigration("customer-scoring v1") { db in
+            try db.execute(sql: """
+                -- Spend and margin per customer and purchase period (periodStart: days since 1970-01-01 UTC of the period's first day).
+                CREATE TABLE scoring_periods (
+                    customerId TEXT NOT NULL,
+                    periodStart INTEGER NOT NULL,
+                    purchases INTEGER NOT NULL,
+                    spend INTEGER NOT NULL,
+                    margin INTEGER NOT NULL,
+                    marginUnknown INTEGER NOT NULL,   -- purchases in the period with a line without margin
+                    PRIMARY KEY (customerId, periodStart)
+                ) WITHOUT ROWID;
+                -- Each applied purchase, so that a return finds the period it belongs to.
+                CREATE TABLE scoring_purchases (
+                    eventId TEXT PRIMARY KEY,
+                    customerId TEXT NOT NULL,
+                    periodStart INTEGER NOT NULL,
+                    amount INTEGER NOT NULL,
+                    margin INTEGER,                   -- NULL when a line has no margin
+                    returned INTEGER NOT NULL DEFAULT 0
+                ) WITHOUT ROWID;
+                CREATE TABLE scoring_state (
+                    id INTEGER PRIMARY KEY CHECK (id = 1),
+                    purchasesApplied INTEGER NOT NULL,
+                    customers INTEGER NOT NULL,
+                    lastFitAttempt INTEGER,           -- purchasesApplied at the last attempt
+                    currentFitSeq INTEGER             -- scoring_fits.fitSeq in force
+                );
+                INSERT INTO scoring_state (id, purchasesApplied, customers) VALUES (1, 0, 0);
+                CREATE TABLE scoring_fits (
+                    fitSeq INTEGER PRIMARY KEY,       -- journal seq of the event whose apply refit the model
+                    observedAt TEXT NOT NULL,         -- that event's occurredAt: the observation end
+                    period TEXT NOT NULL,
+                    purchasesApplied INTEGER NOT NULL,
+                    customers INTEGER NOT NULL,
+                    r REAL NOT NULL, alpha REAL NOT NULL, a REAL NOT NULL, b REAL NOT NULL,
+                    bgLogLikelihood REAL NOT NULL,
+                    ggP REAL NOT NULL, ggQ REAL NOT NULL, ggV REAL NOT NULL,
+                    ggLogLikelihood REAL NOT NULL, ggCustomers INTEGER NOT NULL,
+                    marginP REAL, marginQ REAL, marginV REAL,
+                    marginLogLikelihood REAL, marginCustomers INTEGER
+                );
+                CREATE TABLE scoring_fit_failures (seq INTEGER PRIMARY KEY, purchasesApplied INTEGER NOT NULL, error TEXT NOT NULL);
+                CREATE TABLE scoring_scores (
+                    customerId TEXT PRIMARY KEY,
+                    fitSeq INTEGER NOT NULL,
+                    scoredSeq INTEGER NOT NULL,
+                    observedAt TEXT NOT NULL,
+                    frequency REAL NOT NULL, recency REAL NOT NULL, T REAL NOT NULL, monetaryValue REAL NOT NULL,
+                    pAlive REAL NOT NULL,
+                    expectedPurchases REAL NOT NULL,  -- next 26 weeks
+                    expectedAverageSpend REAL NOT NULL,
+                    clvValue REAL NOT NULL,
+                    clv INTEGER NOT NULL,             -- minor units, 12 months at 1 %/month
+                    profitClv INTEGER,                -- same on margin; NULL when margins are not known
+                    clvPercentile INTEGER NOT NULL,
+                    rfm TEXT NOT NULL,
+                    segment TEXT NOT NULL,
+                    emittedPAlive REAL, emittedPercentile INTEGER, emittedSegment TEXT
+                ) WITHOUT ROWID;
+                CREATE INDEX scoring_scores_clv ON scoring_scores (clvValue);
+                """)
+        }
+    }
+
+    public func apply(_ event: StoredEvent, in db: Database, emit: inout Emitter) throws {
+        for emission in try applyEvent(event, in: db) {
+            emit.emit(type: emission.type, key: emission.key, payload: emission.payload)
+        }
+    }
+
+    /// The whole effect of one event on the database, and the events to emit. Deterministic:
+    /// it depends only on the database and the event, never on the clock.
+    public func applyEvent(_ event: StoredEvent, in db: Database) throws -> [ScoringEmission] {
+        switch event.envelope.payload {
+        case .purchase(let purchase):
+            return try applyPurchase(purchase, event: event, in: db)
+        case .return(let returned):
+            return try applyReturn(returned, event: event, in: db)
+        default:
+            return []
+        }
+    }
+
+    // MARK: - State maintenance
+
+    /// Day number (days since 1970-01-01 UTC) of the first day of the period holding `time`.
+    func periodStart(_ time: Timestamp) -> Int64 {
+        let ms = time.epochMilliseconds
+        let day = ms >= 0 ? ms / 86_400_000 : -((-ms + 86_399_999) / 86_400_000)
+        switch settings.period {
+        case .day: return day
+        case .week:
+            let weekday = ((day + 3) % 7 + 7) % 7  // 1970-01-01 was a Thursday; Monday = 0
+            return day - weekday
+        }
+    }
+
+    private func applyPurchase(_ purchase: Purchase, event: StoredEvent, in db: Database) throws -> [ScoringEmission] {
+        guard let customerId = purchase.customerId else { return [] }  // anonymous: not scored
+        let period = periodStart(event.envelope.occurredAt)
+        var margin: Int64? = 0
+        for line in purchase.lines {
+            guard let m = line.margin, let current = margin else { margin = nil; break }
+            let (product, o1) = m.multipliedReportingOverflow(by: line.quantity)
+            let (sum, o2) = current.addingReportingOverflow(product)
+            margin = (o1 || o2) ? nil : sum
+        }
+        // Margin of the receipt discount is taken off the margin, as it is off the spend.
+        if let m = margin { margin = m - purchase.discount }
+
+        try db.execute(sql: """
+            INSERT INTO scoring_purchases (eventId, customerId, periodStart, amount, margin) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(eventId) DO NOTHING
+            """, arguments: [event.envelope.eventId, customerId, period, purchase.total, margin])
+        guard db.changesCount == 1 else { return [] }  // the same purchase twice: applied once
+
+        let isNewCustomer = try Int64.fetchOne(db, sql: "SELECT 1 FROM scoring_periods WHERE customerId = ? LIMIT 1",
+                                               arguments: [customerId]) == nil
+        try db.execute(sql: """
+            INSERT INTO scoring_periods (customerId, periodStart, purchases, spend, margin, marginUnknown) VALUES (?, ?, 1, ?, ?, ?)
+            ON CONFLICT(customerId, periodStart) DO UPDATE SET purchases = purchases + 1, spend = spend + excluded.spend,
+                margin = margin + excluded.margin, marginUnknown = marginUnknown + excluded.marginUnknown
+            """, arguments: [customerId, period, purchase.total, margin ?? 0, margin == nil ? 1 : 0])
+        try db.execute(sql: "UPDATE scoring_state SET purchasesApplied = purchasesApplied + 1, customers = customers + ? WHERE id = 1",
+                       arguments: [isNewCustomer ? 1 : 0])
+
+        let state = try State.fetch(db)
+        let due: Bool
+        if state.purchasesApplied % Int64(settings.refitEvery) == 0 {
+            due = true
+        } else if state.currentFitSeq == nil, state.customers >= Int64(settings.minimumCustomersForFirstFit) {
+            due = state.lastFitAttempt.map { state.purchasesApplied - $0 >= Int64(settings.firstFitRetryEvery) } ?? true
+        } else {
+            due = false
+        }
+        if due, let emissions = try refit(event: event, state: state, in: db) {
+            return emissions
+        }
+        return try rescore(customerId: customerId, event: event, in: db)
+    }
+
+    private func applyReturn(_ returned: Return, event: StoredEvent, in db: Database) throws -> [ScoringEmission] {
+        guard let original = try Row.fetchOne(db, sql: """
+            SELECT customerId, periodStart, amount, margin, returned FROM scoring_purchases WHERE eventId = ?
+            """, arguments: [returned.originalEventId]) else {
+            return []  // a return of an anonymous or unknown purchase: nothing to correct
+        }
+        let customerId: String = original["customerId"]
+        let period: Int64 = original["periodStart"]
+        let amount: Int64 = original["amount"]
+        let alreadyReturned: Int64 = original["returned"]
+        let marginOfPurchase: Int64? = original["margin"]
+        // Never more than what is left of the purchase.
+        let refund = max(0, min(returned.total, amount - alreadyReturned))
+        guard refund > 0 else { return [] }
+        // The margin goes back in proportion to the amount refunded.
+        let marginBack: Int64 = marginOfPurchase.map { m in
+            amount > 0 ? Int64((Double(m) * Double(refund) / Double(amount)).rounded()) : 0
+        } ?? 0
+        try db.execute(sql: "UPDATE scoring_purchases SET returned = returned + ? WHERE eventId = ?",
+                       arguments: [refund, returned.originalEventId])
+        try db.execute(sql: "UPDATE scoring_periods SET spend = spend - ?, margin = margin - ? WHERE customerId = ? AND periodStart = ?",
+                       arguments: [refund, marginBack, customerId, period])
+        return try rescore(customerId: customerId, event: event, in: db)
+    }
+
+    struct State {
+        var purchasesApplied: Int64
+        var customers: Int64
+        var lastFitAttempt: Int64?
+        var currentFitSeq: Int64?
+
+        static func fetch(_ db: Database) throws -> State {
+            let row = try Row.fetchOne(db, sql: "SELECT * FROM scoring_state WHERE id = 1")!
+            return State(purchasesApplied: row["purchasesApplied"], customers: row["customers"],
+                         lastFitAttempt: row["lastFitAttempt"], currentFitSeq: row["currentFitSeq"])
+        }
+    }
+
+    // MARK: - Summaries
+
+    /// Transactions, one per customer and period (dated at the period's first day), for `LoyaltyScoring`.
+    static func transactions(_ rows: [Row], margin: Bool) -> [ScoringTransaction] {
+        rows.map { row in
+            let day: Int64 = row["periodStart"]
+            return ScoringTransaction(customerId: row["customerId"], date: Date(timeIntervalSince1970: Double(day) * 86_400),
+                                      amountMinor: margin ? row["margin"] : row["spend"])
+        }
+    }
+
+    static func eventDate(_ event: StoredEvent) -> Date {
+        Date(timeIntervalSince1970: Double(event.envelope.occurredAt.epochMilliseconds) / 1000)
+    }
+
+    /// Every customer's summary (spend, and margin for customers whose margins are all known), at the
+    /// event's time, with the definitions of `TransactionSummary.summarize`.
+    func summaries(at event: StoredEvent, customerId: String? = nil, in db: Database)
+        throws -> (spend: [CustomerSummary], margin: [String: CustomerSummary])
+    {
+        let end = periodStart(event.envelope.occurredAt)
+        let rows: [Row]
+        if let customerId {
+            rows = try Row.fetchAll(db, sql: """
+                SELECT customerId, periodStart, spend, margin, marginUnknown FROM scoring_periods
+                WHERE customerId = ? AND periodStart <= ? ORDER BY periodStart
+                """, arguments: [customerId, end])
+        } else {
+            rows = try Row.fetchAll(db, sql: """
+                SELECT customerId, periodStart, spend, margin, marginUnknown FROM scoring_periods
+                WHERE periodStart <= ? ORDER BY customerId, periodStart
+                """, arguments: [end])
+        }
+        let date = Self.eventDate(event)
+        let spend = TransactionSummary.summarize(Self.transactions(rows, margin: false), observationEnd: date, period: settings.period)
+        var unknown = Set<String>()
+        for row in rows where (row["marginUnknown"] as Int64) > 0 { unknown.insert(row["customerId"]) }
+        let known = rows.filter { !unknown.contains($0["customerId"]) }
+        let margin = TransactionSummary.summarize(Self.transactions(known, margin: true), observationEnd: date, period: settings.period)
+        return (spend, Dictionary(uniqueKeysWithValues: margin.map { ($0.customerId, $0) }))
+    }
+
+    // MARK: - Fits
+
+    struct Fit {
+        var fitSeq: Int64
+        var purchases: BetaGeoParameters
+        var spend: GammaGammaParameters
+        var margin: GammaGammaParameters?
+
+        static func fetch(_ db: Database, fitSeq: Int64) throws -> Fit? {
+            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM scoring_fits WHERE fitSeq = ?", arguments: [fitSeq]) else { return nil }
+            var margin: GammaGammaParameters?
+            if let p: Double = row["marginP"], let q: Double = row["marginQ"], let v: Double = row["marginV"] {
+                margin = GammaGammaParameters(p: p, q: q, v: v)
+            }
+            return Fit(fitSeq: fitSeq, purchases: BetaGeoParameters(r: row["r"], alpha: row["alpha"], a: row["a"], b: row["b"]),
+                       spend: GammaGammaParameters(p: row["ggP"], q: row["ggQ"], v: row["ggV"]), margin: margin)
+        }
+    }
+
+    /// Gamma-Gamma on the repeat customers with a positive mean; nil when it cannot be fitted
+    /// (too few customers, no convergence, or q ≤ 1: no finite population mean).
+    static func fitSpend(_ data: [CustomerSummary]) -> Result<GammaGammaFit, any Error> {
+        let repeaters = data.filter { $0.frequency > 0 && $0.monetaryValue > 0 }
+        guard repeaters.count >= 2 else { return .failure(ScoringError.invalidInput("\(repeaters.count) repeat customers with positive spend")) }
+        do {
+            let fit = try GammaGamma.fit(repeaters)
+            guard fit.parameters.q > 1 else { return .failure(ScoringError.invalidInput("Gamma-Gamma q = \(fit.parameters.q) ≤ 1")) }
+            return .success(fit)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Gamma-Gamma on margins. The model is scale-equivariant (fitting k·m gives p, q, k·v), so the
+    /// margins are scaled to the spend's mean first: the optimizer then starts from the same ground
+    /// as the spend fit, which it reaches reliably. Nil when there is no usable fit.
+    static func fitMargin(_ data: [CustomerSummary], like spend: [CustomerSummary]) -> GammaGammaFit? {
+        let usable = data.filter { $0.frequency > 0 && $0.monetaryValue > 0 }
+        let spendUsable = spend.filter { $0.frequency > 0 && $0.monetaryValue > 0 }
+        guard !usable.isEmpty, !spendUsable.isEmpty else { return nil }
+        let marginMean = usable.map(\.monetaryValue).reduce(0, +) / Double(usable.count)
+        let spendMean = spendUsable.map(\.monetaryValue).reduce(0, +) / Double(spendUsable.count)
+        let k = spendMean / marginMean
+        guard k.isFinite, k > 0 else { return nil }
+        let scaled = usable.map { var c = $0; c.monetaryValue *= k; return c }
+        guard var fit = try? fitSpend(scaled).get() else { return nil }
+        fit.parameters.v /= k
+        fit.logLikelihood = GammaGamma.logLikelihood(fit.parameters, usable)
+        return fit
+    }
+
+    /// Refits both models at this event and rescores everyone. Nil when the fit fails (recorded).
+    private func refit(event: StoredEvent, state: State, in db: Database) throws -> [ScoringEmission]? {
+        try db.execute(sql: "UPDATE scoring_state SET lastFitAttempt = purchasesApplied WHERE id = 1")
+        let (spend, margin) = try summaries(at: event, in: db)
+        let purchaseFit: BetaGeoFit
+        let spendFit: GammaGammaFit
+        do {
+            purchaseFit = try BetaGeo.fit(spend)
+            spendFit = try Self.fitSpend(spend).get()
+        } catch {
+            try db.execute(sql: "INSERT OR REPLACE INTO scoring_fit_failures (seq, purchasesApplied, error) VALUES (?, ?, ?)",
+                           arguments: [event.seq, state.purchasesApplied, String(describing: error)])
+            return nil
+        }
+        let marginFit = Self.fitMargin(Array(margin.values).sorted { $0.customerId < $1.customerId }, like: spend)
+        let bg = purchaseFit.parameters, gg = spendFit.parameters, mg = marginFit?.parameters
+        try db.execute(sql: """
+            INSERT OR REPLACE INTO scoring_fits (fitSeq, observedAt, period, purchasesApplied, customers, r, alpha, a, b, bgLogLikelihood,
+                ggP, ggQ, ggV, ggLogLikelihood, ggCustomers, marginP, marginQ, marginV, marginLogLikelihood, marginCustomers)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [event.seq, event.envelope.occurredAt.rfc3339, settings.period.rawValue, state.purchasesApplied, purchaseFit.customers,
+                             bg.r, bg.alpha, bg.a, bg.b, purchaseFit.logLikelihood,
+                             gg.p, gg.q, gg.v, spendFit.logLikelihood, spendFit.customers,
+                             mg?.p, mg?.q, mg?.v, marginFit?.logLikelihood, marginFit?.customers])
+        try db.execute(sql: "UPDATE scoring_state SET currentFitSeq = ? WHERE id = 1", arguments: [event.seq])
+        let fit = Fit(fitSeq: event.seq, purchases: bg, spend: gg, margin: mg)
+
+        // Everyone's scores, then population ranks (CLV percentile, RFM quintiles).
+        var scores = spend.map { score($0, margin: margin[$0.customerId], fit: fit) }
+        let clvs = scores.map(\.clvValue).sorted()
+        for i in scores.indices {
+            scores[i].clvPercentile = Self.percentile(below: Self.countBelow(scores[i].clvValue, in: clvs), of: clvs.count)
+        }
+        for (i, rfm) in RFM.score(spend).enumerated() {  // same order as `spend`
+            precondition(scores[i].customerId == rfm.customerId)
+            scores[i].rfm = rfm.code
+            scores[i].segment = rfm.segment
+        }
+        var emissions: [ScoringEmission] = []
+        for score in scores {
+            if let emission = try store(score, event: event, in: db) { emissions.append(emission) }
+        }
+        return emissions
+    }
+
+    // MARK: - Scores
+
+    struct Score {
+        var customerId: String
+        var summary: CustomerSummary
+        var fitSeq: Int64
+        var pAlive: Double
+        var expectedPurchases: Double
+        var expectedAverageSpend: Double
+        var clvValue: Double
+        var profitClv: Double?
+        var clvPercentile = 0
+        var rfm = "111"
+        var segment = RFMSegment.needsAttention
+
+        var clv: Int64 { Int64(clvValue.rounded()) }
+    }
+
+    func score(_ c: CustomerSummary, margin: CustomerSummary?, fit: Fit) -> Score {
+        let s = settings
+        let pAlive = BetaGeo.probabilityAlive(fit.purchases, frequency: c.frequency, recency: c.recency, T: c.T)
+        let expected = BetaGeo.conditionalExpectedPurchases(fit.purchases, t: s.expectedPurchasesHorizon,
+                                                            frequency: c.frequency, recency: c.recency, T: c.T)
+        let averageSpend = GammaGamma.conditionalExpectedAverageSpend(fit.spend, frequency: c.frequency, monetaryValue: c.monetaryValue)
+        let clv = GammaGamma.customerLifetimeValue(spend: fit.spend, purchases: fit.purchases, customer: c, months: s.clvMonths,
+                                                   monthlyDiscountRate: s.monthlyDiscountRate, period: s.clvPeriod)
+        var profit: Double?
+        if let marginModel = fit.margin, let m = margin {
+            profit = GammaGamma.customerLifetimeValue(spend: marginModel, purchases: fit.purchases, customer: m, months: s.clvMonths,
+                                                      monthlyDiscountRate: s.monthlyDiscountRate, period: s.clvPeriod)
+        }
+        return Score(customerId: c.customerId, summary: c, fitSeq: fit.fitSeq, pAlive: pAlive, expectedPurchases: expected,
+                     expectedAverageSpend: averageSpend, clvValue: clv, profitClv: profit)
+    }
+
+    static func countBelow(_ value: Double, in sorted: [Double]) -> Int {
+        var lo = 0, hi = sorted.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if sorted[mid] < value { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// Share of customers with a strictly smaller CLV, in whole percent (0–99); ties share a percentile.
+    static func percentile(below: Int, of n: Int) -> Int { n == 0 ? 0 : (100 * below) / n }
+
+    /// One customer's scores after a purchase or return of theirs, with the fit in force. Between
+    /// refits the customer is ranked (CLV percentile, RFM quintiles) against everyone's scores as
+    /// stored; the others are re-ranked at the next refit.
+    private func rescore(customerId: String, event: StoredEvent, in db: Database) throws -> [ScoringEmission] {
+        guard let fitSeq = try State.fetch(db).currentFitSeq, let fit = try Fit.fetch(db, fitSeq: fitSeq) else { return [] }
+        let (spend, margin) = try summaries(at: event, customerId: customerId, in: db)
+        guard let summary = spend.first else { return [] }
+        var score = score(summary, margin: margin[customerId], fit: fit)
+        let others = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scoring_scores WHERE customerId != ?", arguments: [customerId]) ?? 0
+        let n = others + 1
+        func below(_ sql: String, _ value: Double) throws -> Int {
+            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scoring_scores WHERE customerId != ? AND \(sql)", arguments: [customerId, value]) ?? 0
+        }
+        score.clvPercentile = Self.percentile(below: try below("clvValue < ?", score.clvValue), of: n)
+        // RFM as `RFM.score` defines it: recency = periods since the last purchase (fewer is better).
+        let sinceLast = summary.T - summary.recency
+        let r = 1 + min(4, 5 * (try below("(T - recency) > ?", sinceLast)) / n)
+        let f = 1 + min(4, 5 * (try below("frequency < ?", summary.frequency)) / n)
+        let m = 1 + min(4, 5 * (try below("monetaryValue < ?", summary.monetaryValue)) / n)
+        score.rfm = "\(r)\(f)\(m)"
+        score.segment = RFM.segment(r: r, f: f, m: m)
+        return try store(score, event: event, in: db).map { [$0] } ?? []
+    }
+
+    /// Writes the score; returns the `customer.scored` event when it changed materially since the
+    /// last one emitted for this customer (or none was).
+    private func store(_ score: Score, event: StoredEvent, in db: Database) throws -> ScoringEmission? {
+        let previous = try Row.fetchOne(db, sql: "SELECT emittedPAlive, emittedPercentile, emittedSegment FROM scoring_scores WHERE customerId = ?",
+                                        arguments: [score.customerId])
+        let lastPAlive: Double? = previous?["emittedPAlive"]
+        let lastPercentile: Int? = previous?["emittedPercentile"]
+        let lastSegment: String? = previous?["emittedSegment"]
+        let material: Bool
+        if let lastPAlive, let lastPercentile, let lastSegment {
+            material = abs(score.pAlive - lastPAlive) >= settings.pAliveChange - 1e-12
+                || abs(score.clvPercentile - lastPercentile) >= settings.percentileChange
+                || score.segment.rawValue != lastSegment
+        } else {
+            material = true
+        }
+        let c = score.summary
+        try db.execute(sql: """
+            INSERT INTO scoring_scores (customerId, fitSeq, scoredSeq, observedAt, frequency, recency, T, monetaryValue, pAlive,
+                expectedPurchases, expectedAverageSpend, clvValue, clv, profitClv, clvPercentile, rfm, segment,
+                emittedPAlive, emittedPercentile, emittedSegment)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(customerId) DO UPDATE SET fitSeq = excluded.fitSeq, scoredSeq = excluded.scoredSeq, observedAt = excluded.observedAt,
+                frequency = excluded.frequency, recency = excluded.recency, T = excluded.T, monetaryValue = excluded.monetaryValue,
+                pAlive = excluded.pAlive, expectedPurchases = excluded.expectedPurchases, expectedAverageSpend = excluded.expectedAverageSpend,
+                clvValue = excluded.clvValue, clv = excluded.clv, profitClv = excluded.profitClv, clvPercentile = excluded.clvPercentile,
+                rfm = excluded.rfm, segment = excluded.segment,
+                emittedPAlive = excluded.emittedPAlive, emittedPercentile = excluded.emittedPercentile, emittedSegment = excluded.emittedSegment
+            """, arguments: [score.customerId, score.fitSeq, event.seq, event.envelope.occurredAt.rfc3339,
+                             c.frequency, c.recency, c.T, c.monetaryValue, score.pAlive,
+                             score.expectedPurchases, score.expectedAverageSpend, score.clvValue, score.clv,
+                             score.profitClv.map { Int64($0.rounded()) }, score.clvPercentile, score.rfm, score.segment.rawValue,
+                             material ? score.pAlive : lastPAlive, material ? score.clvPercentile : lastPercentile,
+                             material ? score.segment.rawValue : lastSegment])
+        guard material else { return nil }
+        var payload: JSONObject = [
+            "customerId": .string(score.customerId),
+            "clv": .int(score.clv),
+            "clvPercentile": .int(Int64(score.clvPercentile)),
+            "pAlive": .double(Self.rounded(score.pAlive)),
+            "expectedPurchases": .double(Self.rounded(score.expectedPurchases)),
+            "segment": .string(score.segment.rawValue),
+            "rfm": .string(score.rfm),
+            "modelFitSeq": .int(score.fitSeq),
+            "rulesVersion": .string("\(name)/fit-\(score.fitSeq)"),
+        ]
+        if let profit = score.profitClv { payload["profitClv"] = .int(Int64(profit.rounded())) }
+        return ScoringEmission(type: Self.scoredType, key: "scored/\(score.customerId)/\(score.fitSeq)", payload: payload)
+    }
+
+    static func rounded(_ x: Double) -> Double { (x * 1e6).rounded() / 1e6 }
+
+    // MARK: - Service
+
+    public var services: [String: ServiceHandler] {
+        [Self.serviceName: { request, pool in try Self.handle(request.body, pool: pool) }]
+    }
+
+    /// `customer.score`: `{"customerId":"C000042"}` → the customer's scores, or an error naming them.
+    public static func handle(_ body: [UInt8], pool: DatabasePool) throws -> ServiceResponse {
+        guard case .object(let query)? = try? JSONParser.parse(body),
+              case .string(let customerId)? = query["customerId"] else {
+            return .error("expected a JSON object with \"customerId\", e.g. {\"customerId\":\"C000042\"}")
+        }
+        return try pool.read { db in try answer(customerId: customerId, in: db) }
+    }
+
+    /// The answer of `customer.score`, also used by tests.
+    public static func answer(customerId: String, in db: Database) throws -> ServiceResponse {
+        guard let row = try Row.fetchOne(db, sql: """
+            SELECT s.*, f.observedAt AS fittedAt, f.customers AS fitCustomers, f.bgLogLikelihood
+            FROM scoring_scores s JOIN scoring_fits f ON f.fitSeq = s.fitSeq WHERE s.customerId = ?
+            """, arguments: [customerId]) else {
+            let periods = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scoring_periods WHERE customerId = ?", arguments: [customerId]) ?? 0
+            if periods > 0 {
+                let customers = try Int.fetchOne(db, sql: "SELECT customers FROM scoring_state WHERE id = 1") ?? 0
+                return .error("customer '\(customerId)' has purchases but no score yet: the model has not been fitted (\(customers) customers so far)")
+            }
+            return .error("unknown customer '\(customerId)': no purchase of theirs has been applied")
+        }
+        var answer: JSONObject = [
+            "customerId": .string(customerId),
+            "pAlive": .double(rounded(row["pAlive"])),
+            "expectedPurchases26Weeks": .double(rounded(row["expectedPurchases"])),
+            "expectedAverageSpend": .int(Int64((row["expectedAverageSpend"] as Double).rounded())),
+            "clv": .int(row["clv"]),
+            "clvPercentile": .int(row["clvPercentile"]),
+            "rfm": .string(row["rfm"]),
+            "segment": .string(row["segment"]),
+            "frequency": .double(row["frequency"]),
+            "recency": .double(row["recency"]),
+            "T": .double(row["T"]),
+            "monetaryValue": .double(rounded(row["monetaryValue"])),
+            "scoredAt": .string(row["observedAt"]),
+            "scoredSeq": .int(row["scoredSeq"]),
+            "modelFitSeq": .int(row["fitSeq"]),
+            "modelFittedAt": .string(row["fittedAt"]),
+            "modelCustomers": .int(row["fitCustomers"]),
+        ]
+        if let profit: Int64 = row["profitClv"] { answer["profitClv"] = .int(profit) }
+        return .ok(JSONWriter.serialize(.object(answer)))
+    }
+}

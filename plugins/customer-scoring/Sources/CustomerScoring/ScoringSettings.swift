@@ -1,0 +1,79 @@
+import Foundation
+import LoyaltyScoring
+import Yams
+
+/// What the plugin can be told, from `plugins/customer-scoring/scoring.yaml` (every key optional).
+public struct ScoringSettings: Sendable, Equatable {
+    /// Purchases of one customer in the same period are merged (lifetimes' `freq`). UTC.
+    public var period: SummaryPeriod = .week
+    /// Refit after every this-many applied (non-anonymous) purchases.
+    public var refitEvery: Int = 1000
+    /// The first fit happens as soon as this many customers have a purchase.
+    public var minimumCustomersForFirstFit: Int = 50
+    /// While the model has never fitted, a failed attempt is retried after this many more purchases.
+    public var firstFitRetryEvery: Int = 50
+    /// Horizon of `expectedPurchases`: 26 weeks.
+    public var expectedPurchasesDays: Int = 182
+    /// CLV horizon and discount.
+    public var clvMonths: Int = 12
+    public var monthlyDiscountRate: Double = 0.01
+    /// What counts as a material change of a customer's score.
+    public var pAliveChange: Double = 0.05
+    public var percentileChange: Int = 5
+
+    public init() {}
+
+    public static let fileName = "scoring.yaml"
+
+    /// Periods per day-count horizon, in the data's period.
+    var expectedPurchasesHorizon: Double {
+        Double(expectedPurchasesDays) / (period == .week ? 7 : 1)
+    }
+
+    var clvPeriod: CLVPeriod { period == .week ? .week : .day }
+
+    /// Reads the settings file; a missing file means all defaults. Errors name the file and key.
+    public static func load(path: String) throws -> ScoringSettings {
+        var settings = ScoringSettings()
+        guard FileManager.default.fileExists(atPath: path) else { return settings }
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let root: Any?
+        do {
+            root = try Yams.load(yaml: text)
+        } catch {
+            throw ScoringSettingsError(message: "\(path): not valid YAML: \(error)")
+        }
+        guard let root else { return settings }
+        guard let map = root as? [String: Any] else {
+            throw ScoringSettingsError(message: "\(path): expected a mapping of settings")
+        }
+        let known = ["period", "refitEvery", "minimumCustomersForFirstFit"]
+        for key in map.keys where !known.contains(key) {
+            throw ScoringSettingsError(message: "\(path): unknown key '\(key)' (known: \(known.joined(separator: ", ")))")
+        }
+        if let value = map["period"] {
+            guard let text = value as? String, let period = SummaryPeriod(rawValue: text) else {
+                throw ScoringSettingsError(message: "\(path): 'period' must be 'week' or 'day', not '\(value)'")
+            }
+            settings.period = period
+        }
+        if let value = map["refitEvery"] {
+            guard let n = value as? Int, n >= 1 else {
+                throw ScoringSettingsError(message: "\(path): 'refitEvery' must be an integer ≥ 1, not '\(value)'")
+            }
+            settings.refitEvery = n
+        }
+        if let value = map["minimumCustomersForFirstFit"] {
+            guard let n = value as? Int, n >= 2 else {
+                throw ScoringSettingsError(message: "\(path): 'minimumCustomersForFirstFit' must be an integer ≥ 2, not '\(value)'")
+            }
+            settings.minimumCustomersForFirstFit = n
+        }
+        return settings
+    }
+}
+
+public struct ScoringSettingsError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}
