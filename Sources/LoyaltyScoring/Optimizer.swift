@@ -84,14 +84,7 @@ public enum Minimizer {
                     let yy = y.reduce(0.0) { $0 + $1 * $1 }
                     H = identity(n).map { $0.map { $0 * sy / yy } }
                 }
-                let rho = 1 / sy
-                let Hy = (0..<n).map { i in (0..<n).reduce(0.0) { $0 + H[i][$1] * y[$1] } }
-                let yHy = zip(y, Hy).reduce(0.0) { $0 + $1.0 * $1.1 }
-                for i in 0..<n {
-                    for j in 0..<n {
-                        H[i][j] += -rho * (Hy[i] * s[j] + s[i] * Hy[j]) + (rho * rho * yHy + rho) * s[i] * s[j]
-                    }
-                }
+                inverseHessianUpdate(&H, s: s, y: y, sy: sy)
             }
             if improvement <= 1e-16 * Swift.max(1, Swift.abs(fx)) && norm(g) <= Swift.max(gradientTolerance * 1_000, 1e-7) { break }
         }
@@ -205,18 +198,23 @@ public enum Minimizer {
             stalled = fx - fNew <= 1e-15 * Swift.max(1, Swift.abs(fx)) ? stalled + 1 : 0
             x = xNew; fx = fNew; g = gNew
             if sy > 1e-16 {
-                // H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ
-                let rho = 1 / sy
-                let Hy = (0..<n).map { i in (0..<n).reduce(0.0) { $0 + H[i][$1] * y[$1] } }
-                let yHy = zip(y, Hy).reduce(0.0) { $0 + $1.0 * $1.1 }
-                for i in 0..<n {
-                    for j in 0..<n {
-                        H[i][j] += -rho * (Hy[i] * s[j] + s[i] * Hy[j]) + (rho * rho * yHy + rho) * s[i] * s[j]
-                    }
-                }
+                inverseHessianUpdate(&H, s: s, y: y, sy: sy)
             }
         }
         return (x, fx, g, iteration)
+    }
+
+    /// The BFGS update of the inverse Hessian: H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ, ρ = 1/(sᵀy).
+    static func inverseHessianUpdate(_ H: inout [[Double]], s: [Double], y: [Double], sy: Double) {
+        let n = s.count
+        let rho = 1 / sy
+        let Hy = (0..<n).map { i in (0..<n).reduce(0.0) { $0 + H[i][$1] * y[$1] } }
+        let yHy = zip(y, Hy).reduce(0.0) { $0 + $1.0 * $1.1 }
+        for i in 0..<n {
+            for j in 0..<n {
+                H[i][j] += -rho * (Hy[i] * s[j] + s[i] * Hy[j]) + (rho * rho * yHy + rho) * s[i] * s[j]
+            }
+        }
     }
 
     static func identity(_ n: Int) -> [[Double]] {
