@@ -339,13 +339,22 @@ struct _FastEventDecoder {
 
     /// The non-empty `lines` array (at most `limits.maxLines`) and the sum of its line amounts.
     mutating func purchaseLines() -> ([PurchaseLine], Int64)? {
+        lineArray(reserving: 8, { $0.purchaseLine() }, quantity: \.quantity, unitPrice: \.unitPrice)
+    }
+
+    /// A non-empty array of lines of either kind, and the overflow-checked sum of quantity × unitPrice.
+    @inline(__always)
+    mutating func lineArray<Line>(
+        reserving capacity: Int, _ parseLine: (inout Self) -> Line?,
+        quantity: KeyPath<Line, Int64>, unitPrice: KeyPath<Line, Int64>
+    ) -> ([Line], Int64)? {
         guard eat(openBracket), !eat(closeBracket) else { return nil }
-        var lines: [PurchaseLine] = []
-        lines.reserveCapacity(8)
+        var lines: [Line] = []
+        lines.reserveCapacity(capacity)
         var sum: Int64 = 0
         while true {
-            guard lines.count < limits.maxLines, let line = purchaseLine() else { return nil }
-            let (amount, o1) = line.quantity.multipliedReportingOverflow(by: line.unitPrice)
+            guard lines.count < limits.maxLines, let line = parseLine(&self) else { return nil }
+            let (amount, o1) = line[keyPath: quantity].multipliedReportingOverflow(by: line[keyPath: unitPrice])
             let (s, o2) = sum.addingReportingOverflow(amount)
             guard !o1, !o2 else { return nil }
             sum = s
@@ -420,21 +429,7 @@ struct _FastEventDecoder {
     }
 
     mutating func returnLines() -> ([ReturnLine], Int64)? {
-        guard eat(openBracket), !eat(closeBracket) else { return nil }
-        var lines: [ReturnLine] = []
-        lines.reserveCapacity(4)
-        var sum: Int64 = 0
-        while true {
-            guard lines.count < limits.maxLines, let line = returnLine() else { return nil }
-            let (amount, o1) = line.quantity.multipliedReportingOverflow(by: line.unitPrice)
-            let (s, o2) = sum.addingReportingOverflow(amount)
-            guard !o1, !o2 else { return nil }
-            sum = s
-            lines.append(line)
-            guard let more = next(closeBracket) else { return nil }
-            if !more { break }
-        }
-        return (lines, sum)
+        lineArray(reserving: 4, { $0.returnLine() }, quantity: \.quantity, unitPrice: \.unitPrice)
     }
 
     mutating func returnLine() -> ReturnLine? {
