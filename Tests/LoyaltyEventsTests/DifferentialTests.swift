@@ -121,10 +121,10 @@ import Testing
             let alphabet = Array("{}[]\":,.-+eE0123456789 abtrufnlsvu\\".utf8)
             bytes = (0..<n).map { _ in rng.below(3) == 0 ? UInt8(truncatingIfNeeded: rng.next()) : alphabet[rng.below(alphabet.count)] }
         case 1, 2, 3:
-            bytes = byteMutation(validSeeds[rng.below(validSeeds.count)], &rng)
+            bytes = FuzzTests.byteMutation(validSeeds[rng.below(validSeeds.count)], &rng)
         case 4, 5, 6, 7:
             bytes = structuredMutation(validSeeds[rng.below(validSeeds.count)], &rng)
-            if rng.below(4) == 0 { bytes = byteMutation(bytes, &rng) }
+            if rng.below(4) == 0 { bytes = FuzzTests.byteMutation(bytes, &rng) }
         case 8:
             bytes = validSeeds[rng.below(validSeeds.count)]
             if rng.below(3) == 0 { bytes = structuredMutation(bytes, &rng) }
@@ -134,24 +134,6 @@ import Testing
         }
         if rng.below(3) == 0 { bytes = addWhitespace(bytes, &rng) }
         return (bytes, limits)
-    }
-
-    static func byteMutation(_ seed: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
-        var bytes = seed
-        for _ in 0..<(1 + rng.below(4)) {
-            guard !bytes.isEmpty else { break }
-            let at = rng.below(bytes.count)
-            switch rng.below(6) {
-            case 0: bytes[at] = UInt8(truncatingIfNeeded: rng.next())
-            case 1: bytes.remove(at: at)
-            case 2: bytes.insert(UInt8(truncatingIfNeeded: rng.next()), at: at)
-            case 3: bytes.insert(contentsOf: FuzzTests.interesting[rng.below(FuzzTests.interesting.count)], at: at)
-            case 4: bytes.removeSubrange(at..<min(bytes.count, at + rng.below(20)))
-            default:
-                if bytes[at] >= 0x30 && bytes[at] <= 0x39 { bytes[at] = 0x30 + UInt8(rng.below(10)) }
-            }
-        }
-        return bytes
     }
 
     /// Replaces one integer literal by a neighbour (n ± 1), 0, -n or -0, to probe the boundaries

@@ -34,21 +34,7 @@ struct SplitMix64 {
                 let alphabet = Array("{}[]\":,.-+eE0123456789 abtrufnlsvu\\".utf8)
                 bytes = (0..<n).map { _ in rng.below(3) == 0 ? UInt8(truncatingIfNeeded: rng.next()) : alphabet[rng.below(alphabet.count)] }
             } else {
-                bytes = Self.seeds[rng.below(Self.seeds.count)]
-                for _ in 0..<(1 + rng.below(4)) {
-                    guard !bytes.isEmpty else { break }
-                    let at = rng.below(bytes.count)
-                    switch rng.below(6) {
-                    case 0: bytes[at] = UInt8(truncatingIfNeeded: rng.next())
-                    case 1: bytes.remove(at: at)
-                    case 2: bytes.insert(UInt8(truncatingIfNeeded: rng.next()), at: at)
-                    case 3: bytes.insert(contentsOf: Self.interesting[rng.below(Self.interesting.count)], at: at)
-                    case 4: bytes.removeSubrange(at..<min(bytes.count, at + rng.below(20)))
-                    default:
-                        // Flip a digit to stress the numeric rules.
-                        if bytes[at] >= 0x30 && bytes[at] <= 0x39 { bytes[at] = 0x30 + UInt8(rng.below(10)) }
-                    }
-                }
+                bytes = Self.byteMutation(Self.seeds[rng.below(Self.seeds.count)], &rng)
             }
             do {
                 let e = try EventCodec.decode(bytes)
@@ -62,5 +48,26 @@ struct SplitMix64 {
         }
         #expect(accepted + rejectedByCode.values.reduce(0, +) == 10_000)
         #expect(accepted > 0)
+    }
+
+    /// One to four random edits of a valid message: byte changes, deletions, insertions of
+    /// JSON fragments, cut runs, digit flips.
+    static func byteMutation(_ seed: [UInt8], _ rng: inout SplitMix64) -> [UInt8] {
+        var bytes = seed
+        for _ in 0..<(1 + rng.below(4)) {
+            guard !bytes.isEmpty else { break }
+            let at = rng.below(bytes.count)
+            switch rng.below(6) {
+            case 0: bytes[at] = UInt8(truncatingIfNeeded: rng.next())
+            case 1: bytes.remove(at: at)
+            case 2: bytes.insert(UInt8(truncatingIfNeeded: rng.next()), at: at)
+            case 3: bytes.insert(contentsOf: Self.interesting[rng.below(Self.interesting.count)], at: at)
+            case 4: bytes.removeSubrange(at..<min(bytes.count, at + rng.below(20)))
+            default:
+                // Flip a digit to stress the numeric rules.
+                if bytes[at] >= 0x30 && bytes[at] <= 0x39 { bytes[at] = 0x30 + UInt8(rng.below(10)) }
+            }
+        }
+        return bytes
     }
 }
