@@ -37,6 +37,12 @@ let package = Package(
         .target(name: "LoyaltySimulation", dependencies: ["LoyaltyEvents"], swiftSettings: strict),
         // Customer scoring models: transaction summaries, BG/NBD, Gamma-Gamma, CLV and RFM. Pure Swift.
         .target(name: "LoyaltyScoring", swiftSettings: strict),
+        // Rule files: the expression language, its type checker and compiler, loading, hot reload.
+        .target(name: "LoyaltyRules", dependencies: [
+            "LoyaltyEvents",
+            .product(name: "Yams", package: "Yams"),
+            .product(name: "Logging", package: "swift-log"),
+        ], swiftSettings: strict),
         // The frames spoken between POS / plugins and the bus, and a client for them.
         .target(name: "LoyaltyWire", dependencies: [
             "ZeroMQ", "LoyaltyEvents",
@@ -69,7 +75,7 @@ let package = Package(
         ], swiftSettings: strict),
         .executableTarget(name: "LoyaltyCLI", dependencies: [
             "ZeroMQ", "LoyaltyEvents", "LoyaltyWire", "LoyaltyBus", "LoyaltyConfig", "LoyaltySupervisor", "LoyaltySimulation",
-            "LoyaltyScoring",
+            "LoyaltyScoring", "LoyaltyRules",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -111,6 +117,7 @@ let package = Package(
         ]),
         .testTarget(name: "LoyaltySimulationTests", dependencies: ["LoyaltySimulation", "LoyaltyEvents"]),
         .testTarget(name: "LoyaltyScoringTests", dependencies: ["LoyaltyScoring"]),
+        .testTarget(name: "LoyaltyRulesTests", dependencies: ["LoyaltyRules", "LoyaltyEvents"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "LoyaltyWire", "LoyaltyTestSupport", "LoyaltyEvents", "LoyaltySimulation", "ZeroMQ",
             .product(name: "GRDB", package: "GRDB.swift"),

@@ -18,6 +18,7 @@ struct Loyalty: AsyncParsableCommand {
             StatusCommand.self,
             PosCommand.self,
             RequestCommand.self,
+            RulesCommand.self,
             BenchCommand.self,
         ]
     )

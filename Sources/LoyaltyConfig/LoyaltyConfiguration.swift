@@ -35,15 +35,18 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
     public var pluginsDirectory: String
     /// Plugin names to run, in order.
     public var enabledPlugins: [String]
+    /// Absolute folder holding the marketers' rule files (`*.yaml`).
+    public var rulesDirectory: String
     /// The file this was read from; nil for embedded defaults.
     public var sourceFile: String?
 
     public init(bus: BusEndpoints, dataDirectory: String, pluginsDirectory: String,
-                enabledPlugins: [String], sourceFile: String? = nil) {
+                enabledPlugins: [String], rulesDirectory: String? = nil, sourceFile: String? = nil) {
         self.bus = bus
         self.dataDirectory = dataDirectory
         self.pluginsDirectory = pluginsDirectory
         self.enabledPlugins = enabledPlugins
+        self.rulesDirectory = rulesDirectory ?? Paths.resolve("../config/rules", against: pluginsDirectory)
         self.sourceFile = sourceFile
     }
 
@@ -51,6 +54,7 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
     static let defaultDataDir = "var"
     static let defaultPluginsDir = "plugins"
     static let defaultEnabled = ["store-counter"]
+    static let defaultRulesDir = "config/rules"
 
     /// The defaults (same values as the shipped `config/loyalty.yaml`), with paths under `root`.
     public static func embeddedDefaults(root: String) -> LoyaltyConfiguration {
@@ -60,6 +64,7 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
             dataDirectory: Paths.resolve(defaultDataDir, against: root),
             pluginsDirectory: Paths.resolve(defaultPluginsDir, against: root),
             enabledPlugins: defaultEnabled,
+            rulesDirectory: Paths.resolve(defaultRulesDir, against: root),
             sourceFile: nil
         )
     }
@@ -81,7 +86,7 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
         guard let rootNode = try reader.readRoot(), !YAMLReader.isNull(rootNode) else {
             return config  // an empty file means "all defaults"
         }
-        let top = try reader.mapping(rootNode, allowed: ["bus", "dataDir", "plugins"], what: "the top level")
+        let top = try reader.mapping(rootNode, allowed: ["bus", "dataDir", "rulesDir", "plugins"], what: "the top level")
 
         if let bus = top["bus"] {
             let keys = try reader.mapping(bus.value, allowed: ["ingest", "publish", "replay"], what: "'bus'")
@@ -93,6 +98,11 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
             let value = try reader.string(dataDir.value, key: "dataDir")
             guard !value.isEmpty else { throw reader.error("'dataDir' must not be empty", at: dataDir.value) }
             config.dataDirectory = Paths.resolve(value, against: root)
+        }
+        if let rulesDir = top["rulesDir"] {
+            let value = try reader.string(rulesDir.value, key: "rulesDir")
+            guard !value.isEmpty else { throw reader.error("'rulesDir' must not be empty", at: rulesDir.value) }
+            config.rulesDirectory = Paths.resolve(value, against: root)
         }
         if let plugins = top["plugins"] {
             let keys = try reader.mapping(plugins.value, allowed: ["directory", "enabled"], what: "'plugins'")

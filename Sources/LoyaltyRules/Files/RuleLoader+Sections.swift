@@ -1,0 +1,222 @@
+import Yams
+
+extension LoadContext {
+    static let purchaseRoots: Set<Scope.Root> = [.customer, .purchase, .clock]
+
+    /// The part of a rule's condition the analysis sees: `when` and, for line rules, "some line matches".
+    private func shape(when: CompiledCondition?, lines: CompiledCondition?) -> ConditionShape {
+        var shape = when?.shape ?? .always
+        if let lines {
+            shape.clauses.append(.opaque("some line: \(lines.shape.clauses)"))
+            shape.neverTrue = shape.neverTrue || lines.shape.neverTrue
+        }
+        return shape
+    }
+
+    // MARK: earning
+
+    mutating func readEarning(_ node: Node, in text: SourceText) {
+        guard let keys = mapping(node, allowed: ["rounding", "expiry", "pending", "caps", "rules"], what: "the earning section", in: text) else { return }
+        var policy = earning ?? EarningPolicy()
+        let settings = ["rounding", "expiry", "pending", "caps"].filter { keys[$0] != nil }
+        if !settings.isEmpty {
+            if let earningSettingsFile {
+                diagnostics.append(text.diagnostic("earning settings (\(settings.joined(separator: ", "))) are already set in \(earningSettingsFile)",
+                                                   at: keys[settings[0]]!.key, suggestion: "set rounding, expiry, pending and caps in one file"))
+            }
+            earningSettingsFile = text.name
+        }
+        if let (_, value) = keys["rounding"], let word = string(value, key: "rounding", in: text) {
+            if let rounding = EarningPolicy.Rounding(rawValue: word) {
+                policy.rounding = rounding
+            } else {
+                diagnostics.append(text.diagnostic("rounding must be down, nearest or up, found '\(word)'", at: value,
+                                                   suggestion: closest(to: word, in: EarningPolicy.Rounding.allCases.map(\.rawValue)).map { "did you mean '\($0)'?" }))
+            }
+        }
+        if let (_, value) = keys["expiry"], let word = string(value, key: "expiry", in: text) {
+            switch word {
+            case "never": policy.expiry = .never
+            case "end-of-month": policy.expiry = .endOfMonth
+            case "end-of-year": policy.expiry = .endOfYear
+            default:
+                if let seconds = duration(value, key: "expiry", in: text) {
+                    if seconds >= 86_400 && seconds.truncatingRemainder(dividingBy: 86_400) == 0 {
+                        policy.expiry = .afterDays(Int(seconds / 86_400))
+                    } else {
+                        diagnostics.append(text.diagnostic("expiry must be whole days (e.g. 365d), end-of-month, end-of-year or never", at: value))
+                    }
+                } else {
+                    diagnostics[diagnostics.count - 1].suggestion = "or end-of-month, end-of-year, never"
+                }
+            }
+        }
+        if let (_, value) = keys["pending"], let seconds = duration(value, key: "pending", in: text) {
+            policy.pendingSeconds = seconds
+        }
+        if let (_, value) = keys["caps"], let caps = mapping(value, allowed: ["perPurchase", "perDay"], what: "caps", in: text) {
+            if let (_, cap) = caps["perPurchase"] { policy.capPerPurchase = number(cap, key: "perPurchase", in: text, range: 0...1e12) }
+            if let (_, cap) = caps["perDay"] { policy.capPerDay = number(cap, key: "perDay", in: text, range: 0...1e12) }
+        }
+        if let (_, value) = keys["rules"], let items = list(value, key: "rules", in: text) {
+            for item in items {
+                guard let rule = readEarningRule(item, in: text) else { continue }
+                policy.rules.append(rule)
+                analysed.append(AnalysedRule(section: "earning", header: rule.header, kind: rule.effect.kind,
+                                             shape: shape(when: rule.when, lines: rule.lines), index: analysed.count))
+            }
+        }
+        earning = policy
+    }
+
+    private mutating func readEarningRule(_ item: Node, in text: SourceText) -> EarningPolicy.Rule? {
+        let allowed = ["id", "description", "priority", "group", "when", "lines", "points", "multiplier", "bonus"]
+        guard let keys = mapping(item, allowed: allowed, what: "an earning rule", in: text),
+              let header = header(keys, item: item, in: text, section: "earning") else { return nil }
+        let effects = ["points", "multiplier", "bonus"].filter { keys[$0] != nil }
+        guard effects.count == 1 else {
+            let message = effects.isEmpty
+                ? "earning rule '\(header.id)' needs one of points, multiplier or bonus"
+                : "earning rule '\(header.id)' has \(effects.joined(separator: " and ")); a rule has exactly one of points, multiplier or bonus"
+            diagnostics.append(text.diagnostic(message, at: keys["id"]?.key ?? item,
+                                               suggestion: effects.isEmpty ? nil : "split it into two rules", ruleId: header.id))
+            return nil
+        }
+        let when = keys["when"].flatMap { condition($0.value, scope: scope(Self.purchaseRoots), in: text, ruleId: header.id) }
+        let lines = keys["lines"].flatMap { condition($0.value, scope: scope(Self.purchaseRoots, inLine: true), in: text, ruleId: header.id) }
+        let effectKey = effects[0]
+        let (_, effectNode) = keys[effectKey]!
+        // A `points` rule with `lines:` is worked out per line, so it may use the line's fields.
+        let amountScope = scope(Self.purchaseRoots, inLine: lines != nil && effectKey == "points")
+        guard let value = amount(effectNode, scope: amountScope, accepted: [.number], in: text, ruleId: header.id) else { return nil }
+        if (keys["when"] != nil && when == nil) || (keys["lines"] != nil && lines == nil) { return nil }
+        if let constant = value.constant, constant < 0 {
+            diagnostics.append(text.diagnostic("\(effectKey) must not be negative", at: effectNode, ruleId: header.id))
+            return nil
+        }
+        let effect: EarningPolicy.Effect = switch effectKey {
+        case "points": .points(value)
+        case "multiplier": .multiplier(value)
+        default: .bonus(value)
+        }
+        return EarningPolicy.Rule(header: header, when: when, lines: lines, effect: effect)
+    }
+
+    // MARK: rewards
+
+    mutating func readRewards(_ node: Node, in text: SourceText) {
+        guard let items = list(node, key: "rewards", in: text) else { return }
+        let allowed = ["id", "description", "priority", "group", "when", "grant", "value", "repeat"]
+        for item in items {
+            guard let keys = mapping(item, allowed: allowed, what: "a reward", in: text),
+                  let header = header(keys, item: item, in: text, section: "rewards") else { continue }
+            let when = keys["when"].flatMap { condition($0.value, scope: scope(Self.purchaseRoots), in: text, ruleId: header.id) }
+            guard let (_, grantNode) = keys["grant"] else {
+                diagnostics.append(text.diagnostic("reward '\(header.id)' needs 'grant': what the customer gets, e.g. grant: free coffee",
+                                                   at: keys["id"]?.key, ruleId: header.id))
+                continue
+            }
+            let grant = string(grantNode, key: "grant", in: text, ruleId: header.id)
+            var value = 0.0
+            if let (_, valueNode) = keys["value"] { value = money(valueNode, key: "value", in: text, ruleId: header.id) ?? -1 }
+            var repeats = RewardRule.Repeat.once
+            if let (_, repeatNode) = keys["repeat"], let word = string(repeatNode, key: "repeat", in: text, ruleId: header.id) {
+                switch word {
+                case "once": repeats = .once
+                case "every-time": repeats = .everyTime
+                default:
+                    if let seconds = duration(repeatNode, key: "repeat", in: text, ruleId: header.id), seconds > 0 {
+                        repeats = .oncePer(seconds)
+                    } else {
+                        diagnostics[diagnostics.count - 1].suggestion = "repeat is once, every-time, or a duration such as 30d (at most once per 30 days)"
+                        continue
+                    }
+                }
+            }
+            guard let grant, value >= 0, keys["when"] == nil || when != nil else { continue }
+            let rule = RewardRule(header: header, when: when, grant: grant, value: value, repeats: repeats)
+            rewards.append(rule)
+            analysed.append(AnalysedRule(section: "rewards", header: header, kind: "reward", shape: shape(when: when, lines: nil), index: analysed.count))
+        }
+    }
+
+    // MARK: campaigns
+
+    mutating func readCampaigns(_ node: Node, in text: SourceText) {
+        guard let items = list(node, key: "campaigns", in: text) else { return }
+        let allowed = ["id", "description", "priority", "group", "starts", "ends", "stores", "when", "lines", "discount", "maxDiscount", "budget"]
+        for item in items {
+            guard let keys = mapping(item, allowed: allowed, what: "a campaign", in: text),
+                  let header = header(keys, item: item, in: text, section: "campaigns") else { continue }
+            let errorsBefore = diagnostics.count
+            let starts = keys["starts"].flatMap { date($0.value, key: "starts", in: text, ruleId: header.id) }
+            let ends = keys["ends"].flatMap { date($0.value, key: "ends", in: text, ruleId: header.id) }
+            if let starts, let ends, ends < starts {
+                diagnostics.append(text.diagnostic("the campaign ends (\(CivilDate(dayNumber: ends))) before it starts (\(CivilDate(dayNumber: starts)))",
+                                                   at: keys["ends"]!.value, ruleId: header.id))
+            }
+            var stores: [String] = []
+            if let (_, storesNode) = keys["stores"], let list = list(storesNode, key: "stores", in: text, ruleId: header.id) {
+                stores = list.compactMap { string($0, key: "stores", in: text, ruleId: header.id) }
+            }
+            let when = keys["when"].flatMap { condition($0.value, scope: scope(Self.purchaseRoots), in: text, ruleId: header.id) }
+            let lines = keys["lines"].flatMap { condition($0.value, scope: scope(Self.purchaseRoots, inLine: true), in: text, ruleId: header.id) }
+            var discount: CampaignRule.Discount?
+            if let (_, discountNode) = keys["discount"],
+               let discountKeys = mapping(discountNode, allowed: ["percent", "amount"], what: "a discount", in: text, ruleId: header.id) {
+                if let (_, percent) = discountKeys["percent"], discountKeys["amount"] == nil {
+                    discount = number(percent, key: "percent", in: text, ruleId: header.id, range: 0...100).map { .percent($0) }
+                } else if let (_, amountNode) = discountKeys["amount"], discountKeys["percent"] == nil {
+                    discount = money(amountNode, key: "amount", in: text, ruleId: header.id).map { .amount($0) }
+                } else {
+                    diagnostics.append(text.diagnostic("a discount is either percent: N or amount: N \(currency?.code ?? "NOK")", at: discountNode, ruleId: header.id))
+                }
+            } else if keys["discount"] == nil {
+                diagnostics.append(text.diagnostic("campaign '\(header.id)' needs a discount, e.g. discount: { percent: 20 }", at: keys["id"]?.key, ruleId: header.id))
+            }
+            let maxDiscount = keys["maxDiscount"].flatMap { money($0.value, key: "maxDiscount", in: text, ruleId: header.id) }
+            let budget = keys["budget"].flatMap { money($0.value, key: "budget", in: text, ruleId: header.id) }
+            guard diagnostics.count == errorsBefore, let discount else { continue }
+            let rule = CampaignRule(header: header, startDay: starts, endDay: ends, stores: stores, when: when, lines: lines,
+                                    discount: discount, maxDiscount: maxDiscount, budget: budget)
+            campaigns.append(rule)
+            // The dates and stores are part of the condition, for the analysis.
+            var shape = shape(when: when, lines: lines)
+            if let starts { shape.clauses.append(.atom(Atom(subject: "clock.date", relation: .greaterOrEqual, values: [.numeric(Double(starts))]))) }
+            if let ends { shape.clauses.append(.atom(Atom(subject: "clock.date", relation: .lessOrEqual, values: [.numeric(Double(ends))]))) }
+            if !stores.isEmpty { shape.clauses.append(.atom(Atom(subject: "purchase.store", relation: .member, values: stores.map { .string($0) }))) }
+            analysed.append(AnalysedRule(section: "campaigns", header: header, kind: "discount", shape: shape, index: analysed.count))
+        }
+    }
+
+    // MARK: alerts
+
+    mutating func readAlerts(_ node: Node, in text: SourceText) {
+        guard let items = list(node, key: "alerts", in: text) else { return }
+        let allowed = ["id", "description", "priority", "group", "when", "severity", "message"]
+        for item in items {
+            guard let keys = mapping(item, allowed: allowed, what: "an alert", in: text),
+                  let header = header(keys, item: item, in: text, section: "alerts") else { continue }
+            guard let (_, whenNode) = keys["when"] else {
+                diagnostics.append(text.diagnostic("alert '\(header.id)' needs 'when', e.g. when: survey.nps <= 6", at: keys["id"]?.key, ruleId: header.id))
+                continue
+            }
+            let when = condition(whenNode, scope: scope([.customer, .survey, .clock]), in: text, ruleId: header.id)
+            var severity = AlertRule.Severity.warning
+            if let (_, severityNode) = keys["severity"], let word = string(severityNode, key: "severity", in: text, ruleId: header.id) {
+                if let parsed = AlertRule.Severity(rawValue: word) {
+                    severity = parsed
+                } else {
+                    diagnostics.append(text.diagnostic("severity must be info, warning, high or critical, found '\(word)'", at: severityNode,
+                                                       suggestion: closest(to: word, in: AlertRule.Severity.allCases.map(\.rawValue)).map { "did you mean '\($0)'?" },
+                                                       ruleId: header.id))
+                    continue
+                }
+            }
+            let message = keys["message"].flatMap { string($0.value, key: "message", in: text, ruleId: header.id) } ?? header.description ?? header.id
+            guard let when else { continue }
+            alerts.append(AlertRule(header: header, when: when, severity: severity, message: message))
+            analysed.append(AnalysedRule(section: "alerts", header: header, kind: "alert", shape: when.shape, index: analysed.count))
+        }
+    }
+}
