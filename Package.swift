@@ -43,6 +43,8 @@ let package = Package(
             .product(name: "Yams", package: "Yams"),
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
+        // `loyalty rules simulate`: rules run over past events in memory, with no side effects.
+        .target(name: "RuleSimulation", dependencies: ["LoyaltyRules", "LoyaltyEvents"], swiftSettings: strict),
         // The frames spoken between POS / plugins and the bus, and a client for them.
         .target(name: "LoyaltyWire", dependencies: [
             "ZeroMQ", "LoyaltyEvents",
@@ -75,7 +77,7 @@ let package = Package(
         ], swiftSettings: strict),
         .executableTarget(name: "LoyaltyCLI", dependencies: [
             "ZeroMQ", "LoyaltyEvents", "LoyaltyWire", "LoyaltyBus", "LoyaltyConfig", "LoyaltySupervisor", "LoyaltySimulation",
-            "LoyaltyScoring", "LoyaltyRules",
+            "LoyaltyScoring", "LoyaltyRules", "RuleSimulation",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -118,6 +120,7 @@ let package = Package(
         .testTarget(name: "LoyaltySimulationTests", dependencies: ["LoyaltySimulation", "LoyaltyEvents"]),
         .testTarget(name: "LoyaltyScoringTests", dependencies: ["LoyaltyScoring"]),
         .testTarget(name: "LoyaltyRulesTests", dependencies: ["LoyaltyRules", "LoyaltyEvents"]),
+        .testTarget(name: "RuleSimulationTests", dependencies: ["RuleSimulation", "LoyaltyRules", "LoyaltyEvents", "LoyaltySimulation"]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "LoyaltyWire", "LoyaltyTestSupport", "LoyaltyEvents", "LoyaltySimulation", "ZeroMQ",
             .product(name: "GRDB", package: "GRDB.swift"),

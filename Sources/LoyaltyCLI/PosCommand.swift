@@ -132,6 +132,8 @@ struct PosSimulateCommand: ParsableCommand {
     @Option(help: "Events in flight at once.") var window = 1000
     @Option(help: "A tag put in every receipt number, to make runs with the same seed distinct.") var runTag = ""
     @Flag(help: "No progress bar.") var quiet = false
+    @Option(help: ArgumentHelp("Write the events to this file as JSON lines instead of sending them (e.g. for 'loyalty rules simulate').", valueName: "file"))
+    var output: String?
 
     func run() throws {
         let configuration = try options.loadConfiguration()
@@ -142,6 +144,10 @@ struct PosSimulateCommand: ParsableCommand {
         chain.runTag = runTag
         guard count > 0, stores > 0, customers > 0, window > 0 else { throw ValidationError("count, stores, customers and window must be positive") }
         let simulator = ChainSimulator(configuration: chain)
+        if let output {
+            try writeJSONLines(simulator.prefix(count), to: output)
+            return
+        }
         let events = simulator.prefix(count).lazy.map { OutgoingEvent(eventId: $0.eventId, envelope: EventCodec.encode($0)) }
         let context = try ZMQContext()
         let publisher = try PipelinedPublisher(context: context, endpoint: configuration.bus.ingest, window: window)
@@ -162,6 +168,28 @@ struct PosSimulateCommand: ParsableCommand {
             throw ExitCode(3)
         }
         if !summary.rejected.isEmpty { throw ExitCode(2) }
+    }
+}
+
+extension PosSimulateCommand {
+    func writeJSONLines(_ events: some Sequence<EventEnvelope>, to path: String) throws {
+        guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+            throw ValidationError("cannot create \(path)")
+        }
+        defer { try? handle.close() }
+        var buffer: [UInt8] = []
+        var written = 0
+        for event in events {
+            buffer += EventCodec.encode(event)
+            buffer.append(0x0A)
+            written += 1
+            if buffer.count >= 1 << 20 {
+                try handle.write(contentsOf: buffer)
+                buffer.removeAll(keepingCapacity: true)
+            }
+        }
+        try handle.write(contentsOf: buffer)
+        print("wrote \(written) events to \(path)")
     }
 }
 

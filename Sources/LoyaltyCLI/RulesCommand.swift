@@ -89,7 +89,3 @@ struct RulesCheckCommand: ParsableCommand {
     }
 }
 
-struct RulesSimulateCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "simulate", abstract: "Not built yet.")
-    func run() throws { throw ValidationError("rules simulate is not built yet") }
-}

@@ -16,9 +16,9 @@ extension LoadContext {
     // MARK: earning
 
     mutating func readEarning(_ node: Node, in text: SourceText) {
-        guard let keys = mapping(node, allowed: ["rounding", "expiry", "pending", "caps", "rules"], what: "the earning section", in: text) else { return }
+        guard let keys = mapping(node, allowed: ["rounding", "expiry", "pending", "caps", "pointValue", "rules"], what: "the earning section", in: text) else { return }
         var policy = earning ?? EarningPolicy()
-        let settings = ["rounding", "expiry", "pending", "caps"].filter { keys[$0] != nil }
+        let settings = ["rounding", "expiry", "pending", "caps", "pointValue"].filter { keys[$0] != nil }
         if !settings.isEmpty {
             if let earningSettingsFile {
                 diagnostics.append(text.diagnostic("earning settings (\(settings.joined(separator: ", "))) are already set in \(earningSettingsFile)",
@@ -51,6 +51,7 @@ extension LoadContext {
                 }
             }
         }
+        if let (_, value) = keys["pointValue"] { policy.pointValue = money(value, key: "pointValue", in: text, ruleId: nil) }
         if let (_, value) = keys["pending"], let seconds = duration(value, key: "pending", in: text) {
             policy.pendingSeconds = seconds
         }

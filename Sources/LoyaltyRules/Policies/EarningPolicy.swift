@@ -49,6 +49,8 @@ public struct EarningPolicy: Sendable {
     public var pendingSeconds: Double = 0
     public var capPerPurchase: Double?
     public var capPerDay: Double?
+    /// What one point costs the chain when redeemed, minor units; for reports.
+    public var pointValue: Double?
     /// Sorted by priority, highest first.
     public var rules: [Rule] = []
 
