@@ -11,6 +11,7 @@ let package = Package(
     products: [
         .executable(name: "loyalty", targets: ["LoyaltyCLI"]),
         .executable(name: "store-counter", targets: ["StoreCounterPlugin"]),
+        .executable(name: "points-accrual", targets: ["PointsAccrualPlugin"]),
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "LoyaltyEvents", targets: ["LoyaltyEvents"]),
         .library(name: "PluginRuntime", targets: ["PluginRuntime"]),
@@ -60,7 +61,7 @@ let package = Package(
         ], swiftSettings: strict),
         // The library every plugin is built on.
         .target(name: "PluginRuntime", dependencies: [
-            "ZeroMQ", "LoyaltyEvents", "LoyaltyWire", "LoyaltyConfig",
+            "ZeroMQ", "LoyaltyEvents", "LoyaltyWire", "LoyaltyConfig", "LoyaltyRules",
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -94,6 +95,15 @@ let package = Package(
             path: "plugins/store-counter/Sources",
             swiftSettings: strict
         ),
+        .executableTarget(
+            name: "PointsAccrualPlugin",
+            dependencies: [
+                "PluginRuntime", "LoyaltyEvents", "LoyaltyRules",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "plugins/points-accrual/Sources",
+            swiftSettings: strict
+        ),
         // Helpers shared by the test targets: temporary folders, free ports, sample events.
         .target(name: "LoyaltyTestSupport", dependencies: [
             "LoyaltyEvents", "ZeroMQ", "LoyaltyBus", "LoyaltyWire", .product(name: "Logging", package: "swift-log"),
@@ -122,7 +132,7 @@ let package = Package(
         .testTarget(name: "LoyaltyRulesTests", dependencies: ["LoyaltyRules", "LoyaltyEvents"]),
         .testTarget(name: "RuleSimulationTests", dependencies: ["RuleSimulation", "LoyaltyRules", "LoyaltyEvents", "LoyaltySimulation"]),
         .testTarget(name: "IntegrationTests", dependencies: [
-            "LoyaltyWire", "LoyaltyTestSupport", "LoyaltyEvents", "LoyaltySimulation", "ZeroMQ",
+            "LoyaltyWire", "LoyaltyTestSupport", "LoyaltyEvents", "LoyaltySimulation", "ZeroMQ", "LoyaltyRules",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], exclude: ["python"]),
     ],

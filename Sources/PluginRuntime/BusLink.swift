@@ -22,13 +22,14 @@ struct BusLink {
     let stop: StopSignal
     let outboxDirty: OutboxSignal
     let logger: Logger
+    /// The plugin's services and the runtime's own (`<plugin>.rules`).
+    let services: [String: ServiceHandler]
     var heartbeatMilliseconds = 1000
     /// Without any message from the bus for this long, the link reconnects and registers again.
     var busSilenceMilliseconds = 3500
 
     func run(startup: StartupGate) {
         startup.succeed()
-        let services = plugin.services
         while !stop.isSet {
             do {
                 try session(services: services)

@@ -1,5 +1,6 @@
 import GRDB
 import LoyaltyEvents
+import LoyaltyRules
 
 /// What a plugin is: the events it applies, its own tables, and the services it answers.
 /// The runtime calls `apply` inside the transaction that also records "applied up to seq N",
@@ -16,10 +17,15 @@ public protocol LoyaltyPlugin: Sendable {
     func apply(_ event: StoredEvent, in db: Database, emit: inout Emitter) throws
     /// Service name → handler, e.g. `store-counter.count`.
     var services: [String: ServiceHandler] { get }
+    /// The rules this plugin evaluates, if it reads rule files. The runtime loads them from the
+    /// configured rules folder before the first event, reloads them when the files change, and
+    /// keeps the last good rules when a change has errors.
+    var liveRules: LiveRules? { get }
 }
 
 extension LoyaltyPlugin {
     public var services: [String: ServiceHandler] { [:] }
+    public var liveRules: LiveRules? { nil }
 }
 
 /// An event as the plugin sees it: its place in the journal and its decoded envelope.

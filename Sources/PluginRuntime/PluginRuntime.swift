@@ -12,17 +12,21 @@ public struct PluginEndpoints: Sendable {
     public var publish: String
     public var replay: String
     public var databasePath: String
+    /// The folder of rule files, for plugins that read rules.
+    public var rulesDirectory: String?
 
-    public init(ingest: String, publish: String, replay: String, databasePath: String) {
+    public init(ingest: String, publish: String, replay: String, databasePath: String, rulesDirectory: String? = nil) {
         self.ingest = ingest
         self.publish = publish
         self.replay = replay
         self.databasePath = databasePath
+        self.rulesDirectory = rulesDirectory
     }
 
     public init(configuration: LoyaltyConfiguration, pluginName: String) {
         self.init(ingest: configuration.bus.ingest, publish: configuration.bus.publish,
-                  replay: configuration.bus.replay, databasePath: configuration.pluginDatabasePath(name: pluginName))
+                  replay: configuration.bus.replay, databasePath: configuration.pluginDatabasePath(name: pluginName),
+                  rulesDirectory: configuration.rulesDirectory)
     }
 }
 
@@ -53,20 +57,35 @@ public final class PluginRuntime: Service, Sendable {
         let outbox = OutboxSignal()
         let feed = EventFeed(endpoints: endpoints, plugin: plugin, store: store, context: context,
                              stop: stopSignal, outboxDirty: outbox, logger: logger)
+        var services = plugin.services
+        var keeper: RulesKeeper?
+        if let live = plugin.liveRules {
+            guard let directory = endpoints.rulesDirectory else {
+                throw RulesUnavailable(message: "\(plugin.name) reads rule files, but no rules folder is configured")
+            }
+            // The rules must be in force before the first event is applied.
+            let rulesKeeper = RulesKeeper(plugin: plugin, live: live, directory: directory, store: store, stop: stopSignal,
+                                          outboxDirty: outbox, logger: logger)
+            try await runOffPool { try rulesKeeper.installInitialRules() }
+            services["\(plugin.name).rules"] = rulesKeeper.service
+            keeper = rulesKeeper
+        }
         let link = BusLink(endpoints: endpoints, plugin: plugin, store: store, context: context,
-                           stop: stopSignal, outboxDirty: outbox, logger: logger)
+                           stop: stopSignal, outboxDirty: outbox, logger: logger, services: services)
         let gates = (StartupGate(), StartupGate())
-        let threads = [
+        var started = [
             OwnedThread(name: "\(plugin.name).feed") { feed.run(startup: gates.0) },
             OwnedThread(name: "\(plugin.name).link") { link.run(startup: gates.1) },
         ]
+        if let keeper { started.append(OwnedThread(name: "\(plugin.name).rules") { keeper.watch() }) }
+        let threads = started
         var startError: (any Error)?
         do {
             try await runOffPool {
                 try gates.0.wait()
                 try gates.1.wait()
             }
-            logger.info("plugin running", metadata: ["services": "\(plugin.services.keys.sorted().joined(separator: ","))"])
+            logger.info("plugin running", metadata: ["services": "\(services.keys.sorted().joined(separator: ","))"])
             try? await gracefulShutdown()
             logger.info("plugin stopping")
         } catch {

@@ -31,6 +31,17 @@ final class PluginStore: Sendable {
                 );
                 """)
         }
+        migrator.registerMigration("runtime v2 rules") { db in
+            // Every rule set a plugin activated, with its files: effects record the version.
+            try db.execute(sql: """
+                CREATE TABLE runtime_rules (
+                    activation INTEGER PRIMARY KEY AUTOINCREMENT,
+                    version TEXT NOT NULL,
+                    activatedAt INTEGER NOT NULL,
+                    files BLOB NOT NULL
+                )
+                """)
+        }
         plugin.registerMigrations(&migrator)
         try migrator.migrate(pool)
     }
@@ -66,6 +77,46 @@ final class PluginStore: Sendable {
             }
             try db.execute(sql: "UPDATE runtime_cursor SET appliedSeq = ? WHERE id = 1 AND appliedSeq < ?", arguments: [through, through])
             return queued
+        }
+    }
+
+    /// Queues an event that no input event caused (a rules change, a config alert).
+    func enqueue(eventId: String, body: [UInt8]) throws {
+        try pool.write { db in
+            try db.execute(sql: "INSERT INTO runtime_outbox (eventId, body) VALUES (?, ?) ON CONFLICT(eventId) DO NOTHING",
+                           arguments: [eventId, Data(body)])
+        }
+    }
+
+    /// Records a rule set as activated, with the event announcing it, unless it is the set
+    /// already in force (a restart). - Returns: true when recorded.
+    func recordRulesActivation(version: String, files: [UInt8], at time: Int64,
+                               announce: (_ activation: Int64, _ previous: String?) -> (eventId: String, bytes: [UInt8])) throws -> Bool {
+        try pool.write { db in
+            let previous = try String.fetchOne(db, sql: "SELECT version FROM runtime_rules ORDER BY activation DESC LIMIT 1")
+            if previous == version { return false }
+            try db.execute(sql: "INSERT INTO runtime_rules (version, activatedAt, files) VALUES (?, ?, ?)",
+                           arguments: [version, time, Data(files)])
+            let event = announce(db.lastInsertedRowID, previous)
+            try db.execute(sql: "INSERT INTO runtime_outbox (eventId, body) VALUES (?, ?) ON CONFLICT(eventId) DO NOTHING",
+                           arguments: [event.eventId, Data(event.bytes)])
+            return true
+        }
+    }
+
+    /// The rule set activated last, with its files.
+    func lastRules() throws -> (version: String, activatedAt: Int64, files: [(name: String, text: String)])? {
+        try pool.read { db in
+            guard let row = try Row.fetchOne(db, sql: "SELECT version, activatedAt, files FROM runtime_rules ORDER BY activation DESC LIMIT 1") else {
+                return nil
+            }
+            let data: Data = row["files"]
+            guard case .array(let items)? = try? JSONParser.parse([UInt8](data)) else { return nil }
+            let files: [(name: String, text: String)] = items.compactMap { item in
+                guard case .object(let object) = item, case .string(let name)? = object["name"], case .string(let text)? = object["text"] else { return nil }
+                return (name, text)
+            }
+            return (row["version"], row["activatedAt"], files)
         }
     }
 

@@ -10,6 +10,7 @@ enum Executables {
     }
     static var loyalty: String { directory + "/loyalty" }
     static var storeCounter: String { directory + "/store-counter" }
+    static var pointsAccrual: String { directory + "/points-accrual" }
 }
 
 /// A project folder of its own: config/loyalty.yaml on free loopback ports, the store-counter
@@ -18,12 +19,13 @@ struct TestProject {
     let root: TemporaryDirectory
     let ports: (ingest: Int, publish: Int, replay: Int)
 
-    init() throws {
+    init(plugins: [String] = ["store-counter"]) throws {
         root = try TemporaryDirectory("loyalty-it")
         ports = (freeLoopbackPort(), freeLoopbackPort(), freeLoopbackPort())
         let fileManager = FileManager.default
-        try fileManager.createDirectory(atPath: root.path + "/config", withIntermediateDirectories: true)
+        try fileManager.createDirectory(atPath: root.path + "/config/rules", withIntermediateDirectories: true)
         try fileManager.createDirectory(atPath: root.path + "/plugins/store-counter", withIntermediateDirectories: true)
+        try fileManager.createDirectory(atPath: root.path + "/plugins/points-accrual", withIntermediateDirectories: true)
         try """
             bus:
               ingest: tcp://127.0.0.1:\(ports.ingest)
@@ -32,8 +34,16 @@ struct TestProject {
             dataDir: var
             plugins:
               directory: plugins
-              enabled: [store-counter]
+              enabled: [\(plugins.joined(separator: ", "))]
             """.write(toFile: configPath, atomically: true, encoding: .utf8)
+        try """
+            name: points-accrual
+            executable: \(Executables.pointsAccrual)
+            topics:
+              in: [purchase, survey]
+              out: [points.accrued, rules.activated, alert.config]
+            services: [points.balance, points-accrual.rules]
+            """.write(toFile: root.path + "/plugins/points-accrual/plugin.yaml", atomically: true, encoding: .utf8)
         try """
             name: store-counter
             executable: \(Executables.storeCounter)
@@ -45,9 +55,11 @@ struct TestProject {
     }
 
     var configPath: String { root.path + "/config/loyalty.yaml" }
+    var rulesDirectory: String { root.path + "/config/rules" }
     var ingest: String { "tcp://127.0.0.1:\(ports.ingest)" }
     var journalPath: String { root.path + "/var/journal.sqlite" }
     var pluginDatabase: String { root.path + "/var/plugins/store-counter.sqlite" }
+    func database(of plugin: String) -> String { root.path + "/var/plugins/\(plugin).sqlite" }
     var supervisorState: String { root.path + "/var/run/supervisor.json" }
 
     /// Starts `loyalty <arguments> --config <this project>` with output to a log file.

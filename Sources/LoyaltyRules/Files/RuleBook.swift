@@ -57,16 +57,18 @@ public struct RuleBook: Sendable {
         return ids
     }
 
-    /// FNV-1a (64 bit) over each file's name and bytes: a short, stable content hash. It names
+    /// FNV-1a (64 bit) over each file's name and bytes, in load order: a short, stable content hash. It names
     /// a version of the rules; it is not a security measure.
-    static func hash(_ files: [(name: String, text: String)]) -> String {
+    public static func hash(_ files: [(name: String, text: String)]) -> String {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         func mix(_ byte: UInt8) {
             hash ^= UInt64(byte)
             hash &*= 0x0000_0100_0000_01b3
         }
         for file in files {
-            for byte in file.name.utf8 { mix(byte) }
+            // The file's own name, not its path: the same files hash the same wherever they are.
+            let name = file.name.split(separator: "/").last.map(String.init) ?? file.name
+            for byte in name.utf8 { mix(byte) }
             mix(0)
             for byte in file.text.utf8 { mix(byte) }
             mix(0)

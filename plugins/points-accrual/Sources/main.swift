@@ -1,0 +1,3 @@
+import PluginRuntime
+
+await PluginLauncher.run(PointsAccrual())
