@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import LoyaltyConfig
 import LoyaltyEvents
 import LoyaltyRules
 
@@ -41,17 +42,29 @@ struct RulesCheckCommand: ParsableCommand {
     var strict = false
 
     func run() throws {
-        let paths = try self.paths.isEmpty ? [global.loadConfiguration().rulesDirectory] : self.paths
+        let configuration = try global.loadConfiguration()
+        let paths = self.paths.isEmpty ? [configuration.rulesDirectory] : self.paths
         let result = RuleLoader.load(paths: paths)
+        let readers = Self.readers(configuration)
         let errors = result.errors.count, warnings = result.warnings.count
         let failed = errors > 0 || (strict && warnings > 0)
         if json {
-            print(String(decoding: JSONWriter.serialize(Self.report(result, failed: failed)), as: UTF8.self))
+            var report = Self.report(result, failed: failed)
+            if case .object(var object) = report, let readers {
+                object["readers"] = .object(JSONObject(readers.keys.sorted().map { ($0, .array(readers[$0]!.map { .string($0) })) }))
+                report = .object(object)
+            }
+            print(String(decoding: JSONWriter.serialize(report), as: UTF8.self))
         } else {
             for diagnostic in result.diagnostics { print(diagnostic.rendered + "\n") }
             if let book = result.book {
                 let count = book.ruleIds.values.reduce(0) { $0 + $1.count }
                 let sections = book.ruleIds.keys.sorted().map { "\($0) \(book.ruleIds[$0]!.count)" }.joined(separator: ", ")
+                if let readers {
+                    for section in book.ruleIds.keys.sorted() where readers[section, default: []].isEmpty {
+                        print("note: no enabled plugin reads '\(section)' yet; those rules take effect once one does")
+                    }
+                }
                 print("\(book.files.count) file\(book.files.count == 1 ? "" : "s"), \(count) rules (\(sections)), version \(book.version): "
                       + "\(errors) errors, \(warnings) warning\(warnings == 1 ? "" : "s")")
             } else {
@@ -59,6 +72,17 @@ struct RulesCheckCommand: ParsableCommand {
             }
         }
         if failed { throw ExitCode(1) }
+    }
+
+    /// Section → the enabled plugins that read it (from their plugin.yaml `rules:`); nil when the
+    /// manifests cannot be read.
+    static func readers(_ configuration: LoyaltyConfiguration) -> [String: [String]]? {
+        guard let manifests = try? PluginManifest.loadEnabled(configuration) else { return nil }
+        var readers: [String: [String]] = [:]
+        for manifest in manifests {
+            for section in manifest.rules { readers[section, default: []].append(manifest.name) }
+        }
+        return readers
     }
 
     static func report(_ result: RuleLoader.Result, failed: Bool) -> JSONValue {

@@ -9,7 +9,7 @@ import Yams
 /// description: Counts purchases and returns per store
 /// topics: {in: [purchase, return], out: [store.milestone]}
 /// services: [store-counter.count]
-/// rules: []                          # rule file globs, relative to this folder
+/// rules: [earning, tiers]            # the sections of the rule files (config/rules) it reads
 /// arguments: []                      # extra command-line arguments
 /// ```
 public struct PluginManifest: Sendable, Equatable {
@@ -24,7 +24,7 @@ public struct PluginManifest: Sendable, Equatable {
     public var topicsOut: [String]
     /// Service names the plugin answers.
     public var services: [String]
-    /// Rule file globs, relative to `directory`.
+    /// The sections of the rule files the plugin reads (`earning`, `tiers`, `rewards`...).
     public var rules: [String]
     /// Extra command-line arguments.
     public var arguments: [String]
