@@ -78,6 +78,7 @@ public enum RuleLoader {
         // Pass 1: YAML, top-level keys, the file-wide settings and the tier names other rules refer to.
         for source in sources {
             let text = SourceText(name: source.name, text: source.text)
+            context.texts[source.name] = text
             guard let root = context.parseYAML(source.text, in: text) else { continue }
             documents.append((text, root))
             context.readSettings(root, in: text)
@@ -132,6 +133,8 @@ struct LoadContext {
     var ids: [String: (file: String, line: Int)] = [:]
     /// For the shadowing analysis: each rule's section, header, kind and condition shape.
     var analysed: [AnalysedRule] = []
+    /// Each file's text by name, to show the line a warning is about.
+    var texts: [String: SourceText] = [:]
 
     // MARK: YAML
 
@@ -392,7 +395,7 @@ struct LoadContext {
             return nil
         }
         ids[id] = (text.name, line)
-        var header = RuleHeader(id: id, file: text.name, line: line)
+        var header = RuleHeader(id: id, file: text.name, line: line, column: idNode.mark?.column ?? 1)
         if let (_, node) = keys["description"] { header.description = string(node, key: "description", in: text, ruleId: id) }
         if let (_, node) = keys["priority"] { header.priority = integer(node, key: "priority", in: text, ruleId: id) ?? 0 }
         if let (_, node) = keys["group"] { header.group = string(node, key: "group", in: text, ruleId: id) }

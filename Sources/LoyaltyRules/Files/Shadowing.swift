@@ -153,10 +153,11 @@ extension LoadContext {
             let kinds = Set(members.map(\.kind))
             if kinds.count > 1, let first = members.first {
                 let rule = members.first { $0.kind != first.kind }!
-                diagnostics.append(RuleDiagnostic(file: rule.header.file, line: rule.header.line,
+                diagnostics.append(RuleDiagnostic(file: rule.header.file, line: rule.header.line, column: rule.header.column,
+                                                  length: rule.header.id.count,
                                                   message: "group '\(rule.header.group!)' mixes \(kinds.sorted().joined(separator: " and ")) rules",
                                                   suggestion: "a group holds rules of one kind, one of which applies; use another group name",
-                                                  ruleId: rule.header.id))
+                                                  sourceLine: texts[rule.header.file]?.line(rule.header.line), ruleId: rule.header.id))
                 continue
             }
             for (i, lower) in members.enumerated() {
@@ -190,6 +191,8 @@ extension LoadContext {
 
     private mutating func warn(_ rule: AnalysedRule, _ message: String, suggestion: String? = nil) {
         diagnostics.append(RuleDiagnostic(severity: .warning, file: rule.header.file, line: rule.header.line,
-                                          message: message, suggestion: suggestion, ruleId: rule.header.id))
+                                          column: rule.header.column, length: rule.header.id.count, message: message,
+                                          suggestion: suggestion, sourceLine: texts[rule.header.file]?.line(rule.header.line),
+                                          ruleId: rule.header.id))
     }
 }

@@ -16,7 +16,7 @@ public struct ExpressionCompiler {
     /// Compiles a condition; it must be true or false.
     public static func condition(_ text: String, scope: Scope) throws(ExpressionError) -> CompiledCondition {
         var compiler = ExpressionCompiler(scope: scope)
-        let syntax = try Parser.parse(text)
+        let syntax = try Parser.parse(text, currency: scope.currency)
         let typed = try compiler.compile(syntax)
         guard typed.type == .bool, case .bool(let code) = typed.code else {
             throw ExpressionError("a condition must be true or false; this is \(typed.type)", at: typed.span,
@@ -31,7 +31,7 @@ public struct ExpressionCompiler {
     /// scope's currency).
     public static func amount(_ text: String, scope: Scope, accepted: [ValueType]) throws(ExpressionError) -> CompiledAmount {
         var compiler = ExpressionCompiler(scope: scope)
-        let syntax = try Parser.parse(text)
+        let syntax = try Parser.parse(text, currency: scope.currency)
         let typed = try compiler.compile(syntax)
         guard accepted.contains(typed.type), case .numeric(let code) = typed.code else {
             let wanted = accepted.map(\.description).joined(separator: " or ")
@@ -50,7 +50,8 @@ public struct ExpressionCompiler {
 
     private static func conditionHint(_ type: ValueType) -> String? {
         switch type {
-        case .number, .money: "compare it, e.g. '>= 100'"
+        case .money(let currency): "compare it, e.g. '>= 100 \(currency)'"
+        case .number: "compare it, e.g. '>= 100'"
         case .string: "compare it, e.g. '== \"gold\"'"
         default: nil
         }
@@ -92,7 +93,13 @@ public struct ExpressionCompiler {
         switch syntax.kind {
         case .number(let n): return Self.constantTyped(.numeric(n), type: .number, span: syntax.span)
         case .money(let major, let currency):
-            let minor = (major * CurrencyUnits.scale(of: currency)).rounded()
+            let exact = major * CurrencyUnits.scale(of: currency)
+            let minor = exact.rounded()
+            guard abs(exact - minor) < 1e-6 else {
+                let exponent = CurrencyUnits.exponent(of: currency)
+                throw ExpressionError("\(currency) has \(exponent == 0 ? "no" : "only \(exponent)") decimal\(exponent == 1 ? "" : "s"); \(format(major)) \(currency) cannot be paid",
+                                      at: syntax.span)
+            }
             return Self.constantTyped(.numeric(minor), type: .money(currency), span: syntax.span)
         case .duration(let seconds): return Self.constantTyped(.numeric(seconds), type: .duration, span: syntax.span)
         case .date(let day): return Self.constantTyped(.numeric(Double(day)), type: .date, span: syntax.span)
@@ -136,6 +143,10 @@ public struct ExpressionCompiler {
         }
         if name == "line" {
             throw ExpressionError("'line' is only available inside purchase.lines.any(...) and a rule's 'lines:'", at: span)
+        }
+        if Self.lineFieldNames.contains(name) {
+            throw ExpressionError("'\(name)' is a field of a purchase line", at: span,
+                                  suggestion: "use it inside purchase.lines.any(...), .all(...), .count(...), .sum(...) or a rule's 'lines:'")
         }
         var candidates = scope.roots.map(\.rawValue) + ["true", "false", "not", "and", "or", "in"]
         if scope.inLine { candidates += Self.lineFieldNames }
@@ -318,7 +329,12 @@ public struct ExpressionCompiler {
                 return Self.constantTyped(.numeric(function == "min" ? Swift.min(x, y) : Swift.max(x, y)), type: a.type, span: whole)
             }
             let code: NumberCode
-            if function == "min" { code = { f in Swift.min(fa(f), fb(f)) } } else { code = { f in Swift.max(fa(f), fb(f)) } }
+            // An unknown (NaN) value stays unknown whichever side it is on.
+            if function == "min" {
+                code = { f in let a = fa(f), b = fb(f); return a.isNaN || b.isNaN ? .nan : Swift.min(a, b) }
+            } else {
+                code = { f in let a = fa(f), b = fb(f); return a.isNaN || b.isNaN ? .nan : Swift.max(a, b) }
+            }
             return Typed(type: a.type, code: .numeric(code), span: whole)
         case "round", "floor", "ceil", "abs":
             let value = try compile(try unlabeled(arguments, count: 1, function, whole: whole)[0])
@@ -514,7 +530,10 @@ public struct ExpressionCompiler {
 
     /// The negation of a single atom stays an atom; anything else becomes opaque.
     private static func negate(_ shape: ConditionShape?) -> ConditionShape {
-        guard let shape, shape.clauses.count == 1, case .atom(var atom) = shape.clauses[0] else {
+        // A number may be unknown (NaN): `not (x >= 9)` then holds while `x < 9` does not, so the
+        // negation of a numeric atom is not an atom.
+        guard let shape, shape.clauses.count == 1, case .atom(var atom) = shape.clauses[0],
+              !atom.values.contains(where: { if case .numeric = $0 { true } else { false } }) else {
             return ConditionShape(clauses: [.opaque("not(\(shape.map { "\($0.clauses)" } ?? "?"))")], neverTrue: false)
         }
         switch atom.relation {
@@ -600,7 +619,7 @@ public struct ExpressionCompiler {
 
     private func mismatch(_ left: Typed, _ right: Typed, verb: String, whole: SourceSpan) -> ExpressionError {
         switch (left.type, right.type) {
-        case (.money(let a), .money(let b)):
+        case (.money(let a), .money(let b)) where a != b:
             return ExpressionError("currency mismatch: cannot \(verb) money in \(a) and money in \(b)", at: whole,
                                    suggestion: "this file's amounts are in \(scope.currency?.code ?? a.code)")
         case (.money(let c), .number):
@@ -641,7 +660,7 @@ public struct ExpressionCompiler {
             if case .numeric(let c)? = right.constant {
                 code = switch op {
                 case "==": { l($0) == c }
-                case "!=": { l($0) != c }
+                case "!=": { let v = l($0); return v < c || v > c }
                 case "<": { l($0) < c }
                 case "<=": { l($0) <= c }
                 case ">": { l($0) > c }
@@ -650,7 +669,7 @@ public struct ExpressionCompiler {
             } else {
                 code = switch op {
                 case "==": { l($0) == r($0) }
-                case "!=": { l($0) != r($0) }
+                case "!=": { let a = l($0), b = r($0); return a < b || a > b }
                 case "<": { l($0) < r($0) }
                 case "<=": { l($0) <= r($0) }
                 case ">": { l($0) > r($0) }
@@ -723,7 +742,7 @@ public struct ExpressionCompiler {
         case .numeric(let l):
             let numbers = values.compactMap { if case .numeric(let n) = $0 { n } else { nil } }
             let code: BoolCode
-            if isIn { code = { numbers.contains(l($0)) } } else { code = { !numbers.contains(l($0)) } }
+            if isIn { code = { numbers.contains(l($0)) } } else { code = { let v = l($0); return !v.isNaN && !numbers.contains(v) } }
             typed = Typed(type: .bool, code: .bool(code), span: whole)
         default:
             throw ExpressionError("'in' looks for text, numbers or amounts, not \(left.type)", at: left.span)
@@ -781,18 +800,17 @@ public struct ExpressionCompiler {
         case "*": operation = { $0 * $1 }
         default: operation = { $0 / $1 }
         }
-        if case .numeric(let a)? = leftConstant, case .numeric(let b)? = rightConstant {
-            return Self.constantTyped(.numeric(operation(a, b)), type: resultType, span: whole)
-        }
         if op == "/", case .numeric(0)? = rightConstant {
             throw ExpressionError("division by zero", at: right.span)
+        }
+        if case .numeric(let a)? = leftConstant, case .numeric(let b)? = rightConstant {
+            return Self.constantTyped(.numeric(operation(a, b)), type: resultType, span: whole)
         }
         let code: NumberCode
         if case .numeric(let c)? = rightConstant {
             let (fl, constant) = (lc, c)
             code = switch op {
             case "*": { fl($0) * constant }
-            case "/": { [inverse = 1 / constant] in fl($0) * inverse }
             default: { operation(fl($0), constant) }
             }
         } else if case .numeric(let c)? = leftConstant {

@@ -34,9 +34,12 @@ struct Syntax {
 struct Parser {
     private var tokens: [Token]
     private var index = 0
+    private var currency: CurrencyCode?
 
-    static func parse(_ text: String) throws(ExpressionError) -> Syntax {
+    /// `currency` is the rule file's currency, preferred when suggesting a fix for a misspelt code.
+    static func parse(_ text: String, currency: CurrencyCode? = nil) throws(ExpressionError) -> Syntax {
         var parser = Parser(tokens: try Lexer.tokenize(text))
+        parser.currency = currency
         if parser.current.kind == .end {
             throw ExpressionError("the expression is empty", at: parser.current.span)
         }
@@ -217,8 +220,17 @@ struct Parser {
             // `200 NOK`: a number followed by a currency code.
             if case .identifier(let word) = current.kind, word.count == 3, word.uppercased() == word {
                 let currencyToken = advance()
+                if ["AND", "NOT"].contains(word) {
+                    throw ExpressionError("'\(word)' is not a currency; words of the language are lowercase", at: currencyToken.span,
+                                          suggestion: "write '\(word.lowercased())'")
+                }
                 guard let currency = CurrencyCode(word) else {
-                    let close = CurrencyCode.allActive.min { editDistance($0, word) < editDistance($1, word) }
+                    // Ties (NKO is one edit from both NIO and NOK) go to the file's currency, then to a swap of letters.
+                    let preferred = self.currency?.code
+                    func rank(_ code: String) -> (Int, Int, Int) {
+                        (editDistance(code, word), code == preferred ? 0 : 1, code.sorted() == word.sorted() ? 0 : 1)
+                    }
+                    let close = CurrencyCode.allActive.min { rank($0) < rank($1) }
                     throw ExpressionError("'\(word)' is not an ISO 4217 currency code", at: currencyToken.span,
                                           suggestion: close.map { "did you mean '\($0)'?" })
                 }

@@ -9,14 +9,18 @@ public struct RuleHeader: Sendable, Equatable {
     /// Where the rule is written, for messages.
     public var file: String
     public var line: Int
+    /// Column of the id, for messages.
+    public var column: Int
 
-    public init(id: String, description: String? = nil, priority: Int = 0, group: String? = nil, file: String = "", line: Int = 0) {
+    public init(id: String, description: String? = nil, priority: Int = 0, group: String? = nil, file: String = "", line: Int = 0,
+                column: Int = 1) {
         self.id = id
         self.description = description
         self.priority = priority
         self.group = group
         self.file = file
         self.line = line
+        self.column = column
     }
 }
 
