@@ -1,41 +1,45 @@
 import LoyaltyRules
 
+/// One store-local day of a customer's visits.
+struct VisitDay {
+    var day: Int
+    var visits: Int
+    /// Minor units.
+    var spend: Double
+}
+
 /// A customer's visits by store-local day, for `customer.visits(days:)` and
 /// `customer.spend(days:)`. Keeps only as many days as the rules ask about.
-final class DailyHistory: CustomerHistory {
-    private var days: [Int] = []
-    private var visitCounts: [Int] = []
-    private var spends: [Double] = []
-    private let window: Int
+///
+/// A value in the customer's state (one allocation, next to the rest of the state), so that
+/// recording a purchase touches little memory: with tens of thousands of customers visited in
+/// random order, cache misses are most of the cost of keeping history.
+struct DailyHistory {
+    /// Days with visits, oldest first, from `start` on; entries before `start` are forgotten
+    /// and dropped in bulk, so recording a visit does not shift the array each time.
+    private(set) var entries: [VisitDay] = []
+    private(set) var start = 0
 
-    init(window: Int) {
-        self.window = window
-    }
-
-    func record(day: Int, spend: Double) {
-        if let last = days.last, last == day {
-            visitCounts[visitCounts.count - 1] += 1
-            spends[spends.count - 1] += spend
+    mutating func record(day: Int, spend: Double, window: Int) {
+        if entries.count > start, entries[entries.count - 1].day == day {
+            entries[entries.count - 1].visits += 1
+            entries[entries.count - 1].spend += spend
         } else {
-            days.append(day)
-            visitCounts.append(1)
-            spends.append(spend)
+            entries.append(VisitDay(day: day, visits: 1, spend: spend))
         }
         // Forget days older than the longest window asked about.
-        var drop = 0
-        while drop < days.count && days[drop] <= day - window { drop += 1 }
-        if drop > 0 {
-            days.removeFirst(drop)
-            visitCounts.removeFirst(drop)
-            spends.removeFirst(drop)
+        while start < entries.count && entries[start].day <= day - window { start += 1 }
+        if start > 0 && start * 2 >= entries.count {
+            entries.removeFirst(start)
+            start = 0
         }
     }
 
     func visits(days count: Int, today: Int) -> Int {
         var total = 0
-        var i = days.count - 1
-        while i >= 0 && days[i] > today - count {
-            if days[i] <= today { total += visitCounts[i] }
+        var i = entries.count - 1
+        while i >= start && entries[i].day > today - count {
+            if entries[i].day <= today { total += entries[i].visits }
             i -= 1
         }
         return total
@@ -43,13 +47,24 @@ final class DailyHistory: CustomerHistory {
 
     func spend(days count: Int, today: Int) -> Double {
         var total = 0.0
-        var i = days.count - 1
-        while i >= 0 && days[i] > today - count {
-            if days[i] <= today { total += spends[i] }
+        var i = entries.count - 1
+        while i >= start && entries[i].day > today - count {
+            if entries[i].day <= today { total += entries[i].spend }
             i -= 1
         }
         return total
     }
+}
+
+/// What `customer.visits(days:)` and `customer.spend(days:)` read during a simulation: the
+/// history of the customer whose event is being evaluated. One per simulation; `history` is
+/// set before each evaluation and emptied after, so the customer's own copy stays uniquely
+/// referenced (and is not copied when the next visit is recorded).
+final class HistoryView: CustomerHistory {
+    var history = DailyHistory()
+
+    func visits(days count: Int, today: Int) -> Int { history.visits(days: count, today: today) }
+    func spend(days count: Int, today: Int) -> Double { history.spend(days: count, today: today) }
 }
 
 /// What a simulation knows of one customer.
@@ -67,5 +82,6 @@ struct CustomerState {
     var lastNps = Double.nan
     var earnedDay = Int.min
     var earnedToday = 0.0
-    var history: DailyHistory?
+    /// Kept only when the rules ask about history (`customer.visits(days:)`...).
+    var history = DailyHistory()
 }

@@ -34,6 +34,12 @@ public struct PreparedEvents: Sendable {
 
     public init() {}
 
+    /// Makes room for `events` events, when their number is known beforehand.
+    public mutating func reserveCapacity(_ events: Int) {
+        self.events.reserveCapacity(events)
+        purchaseIndex.reserveCapacity(events)
+    }
+
     private mutating func customer(_ id: String?) -> Int32 {
         guard let id else { return -1 }
         if let index = customerIndex[id] { return index }
@@ -45,7 +51,6 @@ public struct PreparedEvents: Sendable {
 
     /// Adds an event. Events must come in the order they happened (journal order).
     public mutating func add(_ envelope: EventEnvelope, currency: CurrencyCode?) {
-        let facts = Facts()
         var event = Event(kind: .purchase, customer: -1, epochMilliseconds: envelope.occurredAt.epochMilliseconds,
                           purchase: PurchaseFacts(), survey: SurveyFacts(), purchaseNumber: -1, refund: 0)
         switch envelope.payload {
@@ -54,8 +59,7 @@ public struct PreparedEvents: Sendable {
                 skipped["purchase in \(purchase.currency) (rules are in \(currency))", default: 0] += 1
                 return
             }
-            facts.load(purchase: purchase)
-            event.purchase = facts.purchase
+            event.purchase = PurchaseFacts(purchase)
             event.customer = customer(purchase.customerId)
             event.purchaseNumber = Int32(purchaseCount)
             purchaseIndex[envelope.eventId] = Int32(purchaseCount)
@@ -72,8 +76,7 @@ public struct PreparedEvents: Sendable {
             event.purchase.store = returned.storeId
         case .survey(let survey):
             event.kind = .survey
-            facts.load(survey: survey)
-            event.survey = facts.survey
+            event.survey = SurveyFacts(survey)
             event.customer = customer(survey.customerId)
         case .derived:
             skipped["derived event (\(envelope.type))", default: 0] += 1

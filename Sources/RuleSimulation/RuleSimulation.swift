@@ -54,18 +54,49 @@ public struct RuleSimulation {
         self.book = book
     }
 
-    /// A set of customer numbers, one bit each.
-    private struct Marks {
-        var words: [UInt64]
-        var count = 0
-        init(capacity: Int) { words = [UInt64](repeating: 0, count: (capacity + 63) / 64) }
-        mutating func mark(_ i: Int32) {
-            let index = Int(i)
-            let (word, bit) = (index >> 6, UInt64(1) << UInt64(index & 63))
+    /// Sets of customer numbers, one bit each, one set per row (a rule, or "customers earning"...),
+    /// with per-row tallies, in single allocations: marking costs no copy-on-write checks.
+    private struct Tally {
+        let rows: Int
+        let wordsPerRow: Int
+        let words: UnsafeMutablePointer<UInt64>
+        let customers: UnsafeMutablePointer<Int>
+        let effects: UnsafeMutablePointer<Int>
+        let points: UnsafeMutablePointer<Double>
+        let money: UnsafeMutablePointer<Double>
+
+        init(rows: Int, customers customerCount: Int) {
+            self.rows = rows
+            wordsPerRow = (customerCount + 63) / 64
+            words = .allocate(capacity: max(1, rows * wordsPerRow))
+            words.initialize(repeating: 0, count: max(1, rows * wordsPerRow))
+            customers = .allocate(capacity: max(1, rows))
+            customers.initialize(repeating: 0, count: max(1, rows))
+            effects = .allocate(capacity: max(1, rows))
+            effects.initialize(repeating: 0, count: max(1, rows))
+            points = .allocate(capacity: max(1, rows))
+            points.initialize(repeating: 0, count: max(1, rows))
+            money = .allocate(capacity: max(1, rows))
+            money.initialize(repeating: 0, count: max(1, rows))
+        }
+
+        /// Adds customer `c` to row `row`'s set.
+        @inline(__always) func mark(_ row: Int, _ c: Int32) {
+            let index = Int(c)
+            let word = row * wordsPerRow + index >> 6
+            let bit = UInt64(1) << UInt64(index & 63)
             if words[word] & bit == 0 {
                 words[word] |= bit
-                count += 1
+                customers[row] += 1
             }
+        }
+
+        func deallocate() {
+            words.deallocate()
+            customers.deallocate()
+            effects.deallocate()
+            points.deallocate()
+            money.deallocate()
         }
     }
 
@@ -86,10 +117,9 @@ public struct RuleSimulation {
         let historyWindow = book.usage.historyDays
         var customers = [CustomerState](repeating: CustomerState(), count: customerCount)
         let firstTier = book.tiers?.levels.first?.header.id ?? ""
-        for i in 0..<customerCount {
-            customers[i].tier = firstTier
-            if historyWindow > 0 { customers[i].history = DailyHistory(window: historyWindow) }
-        }
+        for i in 0..<customerCount { customers[i].tier = firstTier }
+        // The rules read the history of the customer at hand through this; nil when they never ask.
+        let historyView: HistoryView? = historyWindow > 0 ? HistoryView() : nil
         var purchasePoints = [Double](repeating: 0, count: input.purchaseCount)
         var purchaseTotals = [Double](repeating: 0, count: input.purchaseCount)
         var purchaseOwners = [Int32](repeating: -1, count: input.purchaseCount)
@@ -97,35 +127,49 @@ public struct RuleSimulation {
 
         // Per-rule totals, indexed; rule id → index.
         var totals: [SimulationReport.RuleTotals] = []
-        var marks: [Marks] = []
         var index: [String: Int] = [:]
         for (section, ids) in book.ruleIds.sorted(by: { $0.key < $1.key }) where section != "tiers" {
             for id in ids {
                 index[id] = totals.count
                 totals.append(SimulationReport.RuleTotals(section: section, ruleId: id))
-                marks.append(Marks(capacity: customerCount))
             }
         }
-        let rewardIndex = Dictionary(uniqueKeysWithValues: (book.rewards?.rules ?? []).enumerated().map { ($1.header.id, $0) })
-        let rewardCount = rewardIndex.count
+        // Rows of the tally: one per rule, then customers earning, rewarded and discounted.
+        let (earningRow, rewardedRow, discountedRow) = (totals.count, totals.count + 1, totals.count + 2)
+        let tally = Tally(rows: totals.count + 3, customers: customerCount)
+        defer { tally.deallocate() }
+        // Each section's rules by position → their row.
+        let earningRows = (book.earning?.rules ?? []).map { index[$0.header.id]! }
+        let rewardRows = (book.rewards?.rules ?? []).map { index[$0.header.id]! }
+        let campaignRows = (book.campaigns?.rules ?? []).map { index[$0.header.id]! }
+        let alertRows = (book.alerts?.rules ?? []).map { index[$0.header.id]! }
+        let tierIds = (book.tiers?.levels ?? []).map(\.header.id)
+        let rewardValues = (book.rewards?.rules ?? []).map(\.value)
+        let campaignBudgets = (book.campaigns?.rules ?? []).map(\.budget)
+        let rewardCount = rewardRows.count
         var lastGrant = [Int64](repeating: .min, count: customerCount * rewardCount)
-        var budgetSpent: [String: Double] = [:]
-        var earning = Marks(capacity: customerCount), rewarded = Marks(capacity: customerCount), discounted = Marks(capacity: customerCount)
+        var budgetSpent = [Double](repeating: 0, count: campaignRows.count)
         var scratch = EarningPolicy.Scratch()
         var discountScratch: [Double] = []
+        var granted: [Int] = []
+        var quotes: [(rule: Int, discount: Double)] = []
+        var raised: [Int] = []
+        let events = input.events
 
         let started = DispatchTime.now().uptimeNanoseconds
-        for event in input.events {
-            let counting = event.epochMilliseconds >= countFrom
+        for e in events.indices {
+            // Fields are read in place: copying a whole event would retain each of its strings.
+            let now = events[e].epochMilliseconds
+            let counting = now >= countFrom
             if counting { report.events += 1 }
-            facts.clock = clock.facts(at: event.epochMilliseconds)
-            let c = event.customer
+            facts.clock = clock.facts(at: now)
+            let c = events[e].customer
             if c >= 0 {
                 let i = Int(c)
                 // Pending points whose return window has passed become spendable and count for tiers.
                 if !customers[i].pending.isEmpty {
                     var released = 0
-                    for lot in customers[i].pending where lot.releaseAt <= event.epochMilliseconds {
+                    for lot in customers[i].pending where lot.releaseAt <= now {
                         customers[i].points += lot.points
                         customers[i].qualifyingPoints += lot.points
                         released += 1
@@ -133,72 +177,79 @@ public struct RuleSimulation {
                     if released > 0 { customers[i].pending.removeFirst(released) }
                 }
             }
-            switch event.kind {
+            switch events[e].kind {
             case .purchase:
                 if counting { report.purchases += 1 }
-                facts.purchase = event.purchase
-                let number = Int(event.purchaseNumber)
-                purchaseTotals[number] = event.purchase.total
+                facts.purchase = events[e].purchase
+                let total = facts.purchase.total
+                let number = Int(events[e].purchaseNumber)
+                purchaseTotals[number] = total
                 purchaseOwners[number] = c
                 if c >= 0 {
                     let i = Int(c)
-                    if customers[i].visits == 0 { customers[i].firstVisit = event.epochMilliseconds }
-                    let previous = customers[i].lastVisit
-                    customers[i].visits += 1
-                    customers[i].spend += event.purchase.total
-                    customers[i].history?.record(day: facts.clock.day, spend: event.purchase.total)
-                    fill(facts, from: customers[i], id: input.customerIds[i], now: event.epochMilliseconds, previousVisit: previous)
-                    customers[i].lastVisit = event.epochMilliseconds
-                    if let tiers = book.tiers, let level = tiers.level(for: facts) {
-                        customers[i].tier = level.header.id
-                        facts.customer.tier = level.header.id
+                    // The customer's state is moved out for the purchase and back at the end.
+                    var state = CustomerState()
+                    swap(&state, &customers[i])
+                    defer { swap(&state, &customers[i]) }
+                    if state.visits == 0 { state.firstVisit = now }
+                    let previous = state.lastVisit
+                    state.visits += 1
+                    state.spend += total
+                    if historyWindow > 0 { state.history.record(day: facts.clock.day, spend: total, window: historyWindow) }
+                    fill(facts, from: state, id: input.customerIds[i], now: now, previousVisit: previous, history: historyView)
+                    state.lastVisit = now
+                    if let tiers = book.tiers, let level = tiers.levelIndex(for: facts) {
+                        state.tier = tierIds[level]
+                        facts.customer.tier = tierIds[level]
                     }
                     if let policy = book.earning {
-                        if customers[i].earnedDay != facts.clock.day {
-                            customers[i].earnedDay = facts.clock.day
-                            customers[i].earnedToday = 0
+                        if state.earnedDay != facts.clock.day {
+                            state.earnedDay = facts.clock.day
+                            state.earnedToday = 0
                         }
-                        let outcome = policy.evaluate(facts, earnedToday: customers[i].earnedToday, scratch: &scratch)
-                        for contribution in outcome.contributions where counting {
-                            if let r = index[contribution.ruleId] {
-                                totals[r].effects += 1
-                                totals[r].points += contribution.points
-                                marks[r].mark(c)
+                        let outcome = policy.evaluate(facts, earnedToday: state.earnedToday, scratch: &scratch)
+                        if counting {
+                            let rules = scratch.rulesOfContributions
+                            for (k, contribution) in outcome.contributions.enumerated() {
+                                let r = earningRows[rules[k]]
+                                tally.effects[r] += 1
+                                tally.points[r] += contribution.points
+                                tally.mark(r, c)
                             }
                         }
                         if outcome.points > 0 {
                             let points = Double(outcome.points)
                             if counting {
                                 report.pointsGranted += points
-                                earning.mark(c)
+                                tally.mark(earningRow, c)
                             }
                             purchasePoints[number] = points
-                            customers[i].earnedToday += points
+                            state.earnedToday += points
                             if policy.pendingSeconds > 0 {
-                                customers[i].pending.append((event.epochMilliseconds + Int64(policy.pendingSeconds * 1000), points))
+                                state.pending.append((now + Int64(policy.pendingSeconds * 1000), points))
                             } else {
-                                customers[i].points += points
-                                customers[i].qualifyingPoints += points
+                                state.points += points
+                                state.qualifyingPoints += points
                             }
                         }
                     }
                     if let rewards = book.rewards {
                         let base = i * rewardCount
-                        let granted = rewards.evaluate(facts) { id in
-                            let last = lastGrant[base + rewardIndex[id]!]
+                        rewards.evaluate(facts, lastGrantedAt: { rule in
+                            let last = lastGrant[base + rule]
                             return last == .min ? nil : last
-                        }
+                        }, into: &granted)
                         for rule in granted {
-                            lastGrant[base + rewardIndex[rule.header.id]!] = event.epochMilliseconds
+                            lastGrant[base + rule] = now
                             guard counting else { continue }
+                            let value = rewardValues[rule]
                             report.rewardsGranted += 1
-                            report.rewardsCost += rule.value
-                            rewarded.mark(c)
-                            if let r = index[rule.header.id] {
-                                totals[r].effects += 1
-                                totals[r].money += rule.value
-                                marks[r].mark(c)
-                            }
+                            report.rewardsCost += value
+                            tally.mark(rewardedRow, c)
+                            let r = rewardRows[rule]
+                            tally.effects[r] += 1
+                            tally.money[r] += value
+                            tally.mark(r, c)
                         }
                     }
                 } else {
@@ -206,29 +257,31 @@ public struct RuleSimulation {
                     facts.customer.tier = firstTier
                 }
                 if let campaigns = book.campaigns {
-                    let quotes = campaigns.quote(facts, remainingBudget: { id in
-                        campaigns.rules.first { $0.header.id == id }?.budget.map { $0 - (budgetSpent[id] ?? 0) }
-                    }, scratch: &discountScratch)
+                    campaigns.quote(facts, remainingBudgetOf: { rule in
+                        campaignBudgets[rule].map { $0 - budgetSpent[rule] }
+                    }, scratch: &discountScratch, into: &quotes)
                     for quote in quotes {
-                        budgetSpent[quote.ruleId, default: 0] += quote.discount
+                        budgetSpent[quote.rule] += quote.discount
                         guard counting else { continue }
                         report.discounts += 1
                         report.discountTotal += quote.discount
-                        if c >= 0 { discounted.mark(c) }
-                        if let r = index[quote.ruleId] {
-                            totals[r].effects += 1
-                            totals[r].money += quote.discount
-                            if c >= 0 { marks[r].mark(c) }
-                        }
+                        if c >= 0 { tally.mark(discountedRow, c) }
+                        let r = campaignRows[quote.rule]
+                        tally.effects[r] += 1
+                        tally.money[r] += quote.discount
+                        if c >= 0 { tally.mark(r, c) }
                     }
                 }
+                // The rules are done: let go of the view's reference to this customer's history,
+                // so that recording their next visit does not copy it.
+                historyView?.history = DailyHistory()
             case .return:
                 if counting { report.returns += 1 }
-                let number = Int(event.purchaseNumber)
+                let number = Int(events[e].purchaseNumber)
                 // Only the buyer's own return of a known purchase takes points back, and never
                 // more than the purchase earned.
                 guard number >= 0, c >= 0, purchaseOwners[number] == c, purchaseTotals[number] > 0 else { continue }
-                let fraction = min(1 - reversedFraction[number], event.refund / purchaseTotals[number])
+                let fraction = min(1 - reversedFraction[number], events[e].refund / purchaseTotals[number])
                 guard fraction > 0 else { continue }
                 reversedFraction[number] += fraction
                 let points = (purchasePoints[number] * fraction).rounded(.down)
@@ -238,36 +291,42 @@ public struct RuleSimulation {
                 customers[i].qualifyingPoints -= points
             case .survey:
                 if counting { report.surveys += 1 }
-                facts.survey = event.survey
+                facts.survey = events[e].survey
                 if c >= 0 {
                     let i = Int(c)
-                    customers[i].lastNps = event.survey.nps
-                    fill(facts, from: customers[i], id: input.customerIds[i], now: event.epochMilliseconds, previousVisit: customers[i].lastVisit)
+                    customers[i].lastNps = facts.survey.nps
+                    fill(facts, from: customers[i], id: input.customerIds[i], now: now, previousVisit: customers[i].lastVisit, history: historyView)
                 } else {
                     facts.customer = CustomerFacts()
                 }
+                defer { historyView?.history = DailyHistory() }
                 if let alerts = book.alerts, counting {
-                    for rule in alerts.evaluate(facts) {
+                    alerts.evaluate(facts, into: &raised)
+                    for rule in raised {
                         report.alerts += 1
-                        if let r = index[rule.header.id] {
-                            totals[r].effects += 1
-                            if c >= 0 { marks[r].mark(c) }
-                        }
+                        let r = alertRows[rule]
+                        tally.effects[r] += 1
+                        if c >= 0 { tally.mark(r, c) }
                     }
                 }
             }
         }
         report.evaluationSeconds = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
-        for r in totals.indices { totals[r].customers = marks[r].count }
+        for r in totals.indices {
+            totals[r].effects = tally.effects[r]
+            totals[r].customers = tally.customers[r]
+            totals[r].points = tally.points[r]
+            totals[r].money = tally.money[r]
+        }
         report.rules = totals
-        report.customersEarning = earning.count
-        report.customersRewarded = rewarded.count
-        report.customersDiscounted = discounted.count
+        report.customersEarning = tally.customers[earningRow]
+        report.customersRewarded = tally.customers[rewardedRow]
+        report.customersDiscounted = tally.customers[discountedRow]
         return report
     }
 
     @inline(__always)
-    private func fill(_ facts: Facts, from state: CustomerState, id: String, now: Int64, previousVisit: Int64) {
+    private func fill(_ facts: Facts, from state: CustomerState, id: String, now: Int64, previousVisit: Int64, history: HistoryView?) {
         var customer = CustomerFacts()
         customer.id = id
         customer.known = true
@@ -279,7 +338,10 @@ public struct RuleSimulation {
         customer.sinceLastVisit = previousVisit > 0 ? Double(now - previousVisit) / 1000 : .nan
         customer.memberFor = state.visits > 0 ? Double(now - state.firstVisit) / 1000 : 0
         customer.lastNps = state.lastNps
-        if let history = state.history { customer.history = history }
+        if let history {
+            history.history = state.history
+            customer.history = history
+        }
         facts.customer = customer
     }
 }

@@ -111,7 +111,7 @@ func expectConfigError(_ body: () throws -> Void) -> ConfigError? {
         let path = try project.write("config/loyalty.yaml", "colour: blue\n")
         let error = try #require(expectConfigError { _ = try LoyaltyConfiguration.load(path: path) })
         #expect(error.line == 1 && error.column == 1)
-        #expect(error.suggestion == "allowed keys here: bus, dataDir, plugins")
+        #expect(error.suggestion == "allowed keys here: bus, dataDir, rulesDir, plugins")
     }
 
     @Test func wrongTypeHasLocation() throws {
@@ -192,7 +192,9 @@ func expectConfigError(_ body: () throws -> Void) -> ConfigError? {
             .deletingLastPathComponent().deletingLastPathComponent().path
         let config = try LoyaltyConfiguration.load(path: repoRoot + "/config/loyalty.yaml")
         let manifests = try PluginManifest.loadEnabled(config)
-        #expect(manifests.map(\.name) == ["store-counter"])
+        #expect(manifests.map(\.name) == ["store-counter", "points-accrual"])
+        #expect(manifests.last?.rules == ["earning", "tiers"])
+        #expect(manifests.last?.services.contains("points.redeem") == true)
         #expect(manifests.first?.description == "Counts purchases and returns per store (the reference plugin)")
         #expect(manifests.first?.topicsIn == ["purchase", "return"])
         #expect(manifests.first?.topicsOut == ["store.milestone"])

@@ -162,10 +162,10 @@ struct ParserTests {
         Rejection("purchase.total > 200NOK", at: 17, "unknown unit 'NOK'", suggestion: "'200 NOK' (with a space)"),
         Rejection("1 < clock.hour < 5", at: 15, "comparisons cannot be chained", suggestion: "and"),
         Rejection("clock.hour >= 9 == true", at: 16, "comparisons cannot be chained"),
-        Rejection("purchase.total >= 200 NOK clock.hour > 3", at: 26, "unexpected 'clock' after a complete expression",
+        Rejection("purchase.total >= 200 NOK clock.hour > 3", at: 26, "'clock' was not expected after a complete expression",
                   suggestion: "'and' or 'or'"),
-        Rejection("clock.hour > 3)", at: 14, "unexpected ')' after a complete expression"),
-        Rejection("clock.hour > 3 4", at: 15, "unexpected the number 4 after a complete expression"),
+        Rejection("clock.hour > 3)", at: 14, "')' was not expected after a complete expression"),
+        Rejection("clock.hour > 3 4", at: 15, "the number 4 was not expected after a complete expression"),
         Rejection("", at: 0, "the expression is empty"),
         Rejection("   ", at: 3, "the expression is empty"),
         Rejection("purchase.total >=", at: 17, "the expression ends too early"),
@@ -173,7 +173,7 @@ struct ParserTests {
         Rejection("and clock.hour > 3", at: 0, "'and' needs something on its left"),
         Rejection("clock.hour > 3 or or true", at: 18, "'or' needs something on its left"),
         Rejection("clock.hour # 3", at: 11, "unexpected character '#'"),
-        Rejection("clock.hour > * 3", at: 13, "unexpected '*'"),
+        Rejection("clock.hour > * 3", at: 13, "'*' was not expected here"),
         Rejection("clock.weekday in [\"saturday\", \"sunday\"", at: 38, "expected ',' or ']' in the list"),
         Rejection("customer.visits(days: 30", at: 24, "expected ',' or ')' in the arguments"),
         Rejection("purchase. > 3", at: 10, "expected a field name after '.'"),
@@ -193,6 +193,13 @@ struct ParserTests {
 }
 
 @Suite struct LiteralMistakeTests {
+    @Test func aLowercaseCurrencyIsNamed() throws {
+        let error = try #require(conditionError("purchase.total >= 500 nok"))
+        #expect(error.span.start == 22)
+        #expect(error.message == "currency codes are written in capitals")
+        #expect(error.suggestion == "write NOK")
+    }
+
     @Test func uppercaseKeywordsAfterANumberAreNotTakenForACurrency() throws {
         let error = try #require(conditionError("purchase.items >= 2 AND clock.hour > 17"))
         #expect(error.span.start == 20)

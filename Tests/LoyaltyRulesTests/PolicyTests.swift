@@ -181,9 +181,12 @@ import Testing
         let fresh = book.rewards!.evaluate(facts) { _ in nil }
         #expect(fresh.map(\.header.id) == ["big", "welcome"])
         #expect(fresh.first?.value == 50_00)
-        // `big` granted 10 days ago: its group falls to `small`; `welcome` is once.
+        // `big` granted 10 days ago: it still holds its group, so not `small` instead; `welcome` is once.
         let later = book.rewards!.evaluate(facts) { id in id == "small" ? nil : now - 10 * 86_400_000 }
-        #expect(later.map(\.header.id) == ["small"])
+        #expect(later.isEmpty)
+        // A smaller basket: `big` does not apply, so the group goes to `small`, every time.
+        let smallBasket = PolicyTests.facts([PolicyTests.coffee], book: book)
+        #expect(book.rewards!.evaluate(smallBasket) { id in id == "small" ? now : now - 1 }.map(\.header.id) == ["small"])
         let monthLater = book.rewards!.evaluate(facts) { id in id == "welcome" ? now - 1 : now - 31 * 86_400_000 }
         #expect(monthLater.map(\.header.id) == ["big"])
     }
@@ -247,5 +250,61 @@ import Testing
         #expect(book.alerts!.rules.first?.message == "Call them back")
         facts.load(survey: Survey(storeId: "S001", nps: 9, drivers: ["serviceLevel": 2]))
         #expect(book.alerts!.evaluate(facts).map(\.header.id) == ["service"])
+    }
+}
+
+@Suite struct GroupEdgeTests {
+    @Test func aLineRuleWithNoMatchingLineDoesNotTakeItsGroup() throws {
+        let book = try PolicyTests.book("""
+            earning:
+              rules:
+                - id: coffee-rate
+                  lines: category == "coffee"
+                  points: amount / 5 NOK
+                  group: base
+                  priority: 10
+                - id: normal-rate
+                  points: purchase.total / 10 NOK
+                  group: base
+                - id: coffee-triple
+                  lines: category == "coffee"
+                  multiplier: 3
+                  group: boost
+                  priority: 10
+                - id: any-double
+                  multiplier: 2
+                  group: boost
+            """)
+        var scratch = EarningPolicy.Scratch()
+        // Meat only: the coffee rules do not apply, so their groups fall to the next rule.
+        let meat = book.earning!.evaluate(PolicyTests.facts([PolicyTests.meat], book: book), scratch: &scratch)
+        #expect(meat.contributions.map(\.ruleId) == ["normal-rate", "any-double"])
+        #expect(meat.points == 40)
+        let coffee = book.earning!.evaluate(PolicyTests.facts([PolicyTests.coffee], book: book), scratch: &scratch)
+        #expect(coffee.contributions.map(\.ruleId) == ["coffee-rate", "coffee-triple"])
+        #expect(coffee.points == 60)
+    }
+
+    @Test func aRewardHeldBackByRepeatStillTakesItsGroup() throws {
+        let book = try PolicyTests.book("""
+            rewards:
+              - id: top
+                when: purchase.total >= 100 NOK
+                grant: big voucher
+                repeat: 365d
+                group: thanks
+                priority: 2
+              - id: smaller
+                when: purchase.total >= 50 NOK
+                grant: small voucher
+                repeat: 365d
+                group: thanks
+                priority: 1
+            """)
+        let facts = PolicyTests.facts([PolicyTests.meat], book: book)
+        #expect(book.rewards!.evaluate(facts) { _ in nil }.map(\.header.id) == ["top"])
+        // `top` was granted a month ago: nothing this time, not the smaller voucher instead.
+        let now = facts.clock.epochMilliseconds
+        #expect(book.rewards!.evaluate(facts) { $0 == "top" ? now - 30 * 86_400_000 : nil }.isEmpty)
     }
 }

@@ -177,6 +177,37 @@ import Testing
         #expect(here != changed)
     }
 
+    @Test func aZeroOrMalformedRepeatIsAnErrorNotACrash() throws {
+        for value in ["0", "0d", "soon", "-3d"] {
+            let text = Self.header + """
+                rewards:
+                  - id: r
+                    grant: a gift
+                    repeat: \(value)
+                """
+            let error = try only(load(text))
+            #expect(error.message.hasPrefix("repeat must be once, every-time, or a duration longer than zero"), "\(value): \(error)")
+            #expect(error.line == 6)
+        }
+        let expiry = try only(load(Self.header + "earning:\n  expiry: 0\n"))
+        #expect(expiry.message.hasPrefix("expiry must be whole days"))
+    }
+
+    @Test func messagesNameTheKeyThatIsWrong() throws {
+        let text = Self.header + """
+            earning:
+              rules:
+                - id: a
+                  lines: [1, 2]
+                  multiplier: 2
+                - id: b
+                  bonus: { x: 1 }
+            """
+        let messages = load(text).errors.map(\.message)
+        #expect(messages.contains { $0.hasPrefix("'lines' must be a single value") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("'bonus' must be a single value") }, "\(messages)")
+    }
+
     @Test func settingsMustAgreeAcrossFiles() throws {
         let result = RuleLoader.load(sources: [
             ("a.yaml", "currency: NOK\n"),

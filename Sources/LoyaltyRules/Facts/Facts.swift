@@ -4,53 +4,28 @@ import LoyaltyEvents
 ///
 /// One instance is filled per event and handed to compiled rules by reference, so evaluation
 /// allocates nothing. It is not `Sendable`: each evaluating thread owns its own.
+///
+/// Every compiled field read goes through these properties, so they opt out of the runtime's
+/// dynamic exclusivity check (a `swift_beginAccess` call per read, most of the cost of a simple
+/// comparison). That is sound because a `Facts` is only ever used by the one thread that owns it,
+/// and compiled code never holds an access to one property across a write to it.
 public final class Facts {
-    public var purchase = PurchaseFacts()
-    public var survey = SurveyFacts()
-    public var customer = CustomerFacts()
-    public var clock = ClockFacts()
+    @exclusivity(unchecked) public var purchase = PurchaseFacts()
+    @exclusivity(unchecked) public var survey = SurveyFacts()
+    @exclusivity(unchecked) public var customer = CustomerFacts()
+    @exclusivity(unchecked) public var clock = ClockFacts()
     /// Index into `purchase.lines` of the line a line-scoped expression is looking at.
-    public var lineIndex = 0
+    @exclusivity(unchecked) public var lineIndex = 0
 
     public init() {}
 
     /// Fills the purchase facts from a purchase event. Money stays in minor units.
     public func load(purchase: Purchase) {
-        var facts = PurchaseFacts()
-        facts.present = true
-        facts.currency = purchase.currency
-        facts.store = purchase.storeId
-        facts.terminal = purchase.terminalId
-        facts.discount = Double(purchase.discount)
-        facts.total = Double(purchase.total)
-        facts.lines.reserveCapacity(purchase.lines.count)
-        var subtotal = 0.0, margin = 0.0, items = 0.0
-        for line in purchase.lines {
-            let quantity = Double(line.quantity)
-            let amount = quantity * Double(line.unitPrice)
-            let lineMargin = quantity * Double(line.margin ?? 0)
-            facts.lines.append(LineFacts(sku: line.sku, category: line.category, quantity: quantity,
-                                         price: Double(line.unitPrice), amount: amount, margin: lineMargin))
-            subtotal += amount
-            margin += lineMargin
-            items += quantity
-        }
-        facts.subtotal = subtotal
-        facts.margin = margin
-        facts.items = items
-        self.purchase = facts
+        self.purchase = PurchaseFacts(purchase)
     }
 
     public func load(survey: Survey) {
-        var facts = SurveyFacts()
-        facts.present = true
-        facts.store = survey.storeId
-        facts.nps = Double(survey.nps)
-        facts.expectations = survey.drivers["expectations"].map(Double.init) ?? .nan
-        facts.valueForMoney = survey.drivers["valueForMoney"].map(Double.init) ?? .nan
-        facts.serviceLevel = survey.drivers["serviceLevel"].map(Double.init) ?? .nan
-        facts.hasComment = !(survey.comment ?? "").isEmpty
-        self.survey = facts
+        self.survey = SurveyFacts(survey)
     }
 
     /// The line a line-scoped expression is looking at.
@@ -73,6 +48,31 @@ public struct PurchaseFacts: Sendable {
     public var lines: [LineFacts] = []
 
     public init() {}
+
+    /// The facts of a purchase event. Money stays in minor units.
+    public init(_ purchase: Purchase) {
+        present = true
+        currency = purchase.currency
+        store = purchase.storeId
+        terminal = purchase.terminalId
+        discount = Double(purchase.discount)
+        total = Double(purchase.total)
+        lines.reserveCapacity(purchase.lines.count)
+        var subtotal = 0.0, margin = 0.0, items = 0.0
+        for line in purchase.lines {
+            let quantity = Double(line.quantity)
+            let amount = quantity * Double(line.unitPrice)
+            let lineMargin = quantity * Double(line.margin ?? 0)
+            lines.append(LineFacts(sku: line.sku, category: line.category, quantity: quantity,
+                                   price: Double(line.unitPrice), amount: amount, margin: lineMargin))
+            subtotal += amount
+            margin += lineMargin
+            items += quantity
+        }
+        self.subtotal = subtotal
+        self.margin = margin
+        self.items = items
+    }
 }
 
 public struct LineFacts: Sendable {
@@ -107,6 +107,17 @@ public struct SurveyFacts: Sendable {
     public var hasComment = false
 
     public init() {}
+
+    /// The facts of a survey event.
+    public init(_ survey: Survey) {
+        present = true
+        store = survey.storeId
+        nps = Double(survey.nps)
+        expectations = survey.drivers["expectations"].map(Double.init) ?? .nan
+        valueForMoney = survey.drivers["valueForMoney"].map(Double.init) ?? .nan
+        serviceLevel = survey.drivers["serviceLevel"].map(Double.init) ?? .nan
+        hasComment = !(survey.comment ?? "").isEmpty
+    }
 }
 
 /// The customer as the plugin evaluating the rules knows them. Values a plugin does not know

@@ -10,6 +10,10 @@ public struct LocalClock {
     private var cachedFrom = Int64.max
     private var cachedUntil = Int64.min
     private var cachedOffsetMilliseconds: Int64 = 0
+    /// The civil date of the last local day asked about: events come in time order, so most
+    /// fall on the same day as the one before.
+    private var cachedDay = Int.min
+    private var cachedCivil = CivilDate(year: 1970, month: 1, day: 1)
 
     public init(timeZone: TimeZone) {
         self.timeZone = timeZone
@@ -44,7 +48,11 @@ public struct LocalClock {
         facts.hour = facts.minuteOfDay / 60
         // 1970-01-01 was a Thursday (ISO weekday 4).
         facts.weekday = ((day % 7 + 7) % 7 + 3) % 7 + 1
-        let civil = CivilDate(dayNumber: day)
+        if day != cachedDay {
+            cachedDay = day
+            cachedCivil = CivilDate(dayNumber: day)
+        }
+        let civil = cachedCivil
         facts.year = civil.year
         facts.month = civil.month
         facts.dayOfMonth = civil.day

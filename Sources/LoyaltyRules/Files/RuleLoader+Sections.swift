@@ -16,9 +16,9 @@ extension LoadContext {
     // MARK: earning
 
     mutating func readEarning(_ node: Node, in text: SourceText) {
-        guard let keys = mapping(node, allowed: ["rounding", "expiry", "pending", "caps", "pointValue", "rules"], what: "the earning section", in: text) else { return }
+        guard let keys = mapping(node, allowed: ["rounding", "expiry", "expiryNotice", "pending", "returnShortfall", "caps", "pointValue", "rules"], what: "the earning section", in: text) else { return }
         var policy = earning ?? EarningPolicy()
-        let settings = ["rounding", "expiry", "pending", "caps", "pointValue"].filter { keys[$0] != nil }
+        let settings = ["rounding", "expiry", "expiryNotice", "pending", "returnShortfall", "caps", "pointValue"].filter { keys[$0] != nil }
         if !settings.isEmpty {
             if let earningSettingsFile {
                 diagnostics.append(text.diagnostic("earning settings (\(settings.joined(separator: ", "))) are already set in \(earningSettingsFile)",
@@ -40,15 +40,23 @@ extension LoadContext {
             case "end-of-month": policy.expiry = .endOfMonth
             case "end-of-year": policy.expiry = .endOfYear
             default:
-                if let seconds = duration(value, key: "expiry", in: text) {
-                    if seconds >= 86_400 && seconds.truncatingRemainder(dividingBy: 86_400) == 0 {
-                        policy.expiry = .afterDays(Int(seconds / 86_400))
-                    } else {
-                        diagnostics.append(text.diagnostic("expiry must be whole days (e.g. 365d), end-of-month, end-of-year or never", at: value))
-                    }
+                if let seconds = durationValue(word), seconds >= 86_400, seconds.truncatingRemainder(dividingBy: 86_400) == 0 {
+                    policy.expiry = .afterDays(Int(seconds / 86_400))
                 } else {
-                    diagnostics[diagnostics.count - 1].suggestion = "or end-of-month, end-of-year, never"
+                    diagnostics.append(text.diagnostic("expiry must be whole days (e.g. 365d), end-of-month, end-of-year or never, found '\(word)'",
+                                                       at: value))
                 }
+            }
+        }
+        if let (_, value) = keys["expiryNotice"], let seconds = duration(value, key: "expiryNotice", in: text) {
+            policy.expiryNoticeSeconds = seconds
+        }
+        if let (_, value) = keys["returnShortfall"], let word = string(value, key: "returnShortfall", in: text) {
+            if let shortfall = EarningPolicy.Shortfall(rawValue: word) {
+                policy.shortfall = shortfall
+            } else {
+                diagnostics.append(text.diagnostic("returnShortfall must be negative, clawback or floor, found '\(word)'", at: value,
+                                                   suggestion: closest(to: word, in: EarningPolicy.Shortfall.allCases.map(\.rawValue)).map { "did you mean '\($0)'?" }))
             }
         }
         if let (_, value) = keys["pointValue"] { policy.pointValue = money(value, key: "pointValue", in: text, ruleId: nil) }
@@ -84,12 +92,12 @@ extension LoadContext {
             return nil
         }
         let when = keys["when"].flatMap { condition($0.value, scope: scope(Self.purchaseRoots), in: text, ruleId: header.id) }
-        let lines = keys["lines"].flatMap { condition($0.value, scope: scope(Self.purchaseRoots, inLine: true), in: text, ruleId: header.id) }
+        let lines = keys["lines"].flatMap { condition($0.value, key: "lines", scope: scope(Self.purchaseRoots, inLine: true), in: text, ruleId: header.id) }
         let effectKey = effects[0]
         let (_, effectNode) = keys[effectKey]!
         // A `points` rule with `lines:` is worked out per line, so it may use the line's fields.
         let amountScope = scope(Self.purchaseRoots, inLine: lines != nil && effectKey == "points")
-        guard let value = amount(effectNode, scope: amountScope, accepted: [.number], in: text, ruleId: header.id) else { return nil }
+        guard let value = amount(effectNode, key: effectKey, scope: amountScope, accepted: [.number], in: text, ruleId: header.id) else { return nil }
         if (keys["when"] != nil && when == nil) || (keys["lines"] != nil && lines == nil) { return nil }
         if let constant = value.constant, constant < 0 {
             diagnostics.append(text.diagnostic("\(effectKey) must not be negative", at: effectNode, ruleId: header.id))
@@ -126,12 +134,12 @@ extension LoadContext {
                 case "once": repeats = .once
                 case "every-time": repeats = .everyTime
                 default:
-                    if let seconds = duration(repeatNode, key: "repeat", in: text, ruleId: header.id), seconds > 0 {
-                        repeats = .oncePer(seconds)
-                    } else {
-                        diagnostics[diagnostics.count - 1].suggestion = "repeat is once, every-time, or a duration such as 30d (at most once per 30 days)"
+                    guard let seconds = durationValue(word), seconds > 0 else {
+                        diagnostics.append(text.diagnostic("repeat must be once, every-time, or a duration longer than zero, found '\(word)'",
+                                                           at: repeatNode, suggestion: "for example repeat: 30d (at most once in 30 days)", ruleId: header.id))
                         continue
                     }
+                    repeats = .oncePer(seconds)
                 }
             }
             guard let grant, value >= 0, keys["when"] == nil || when != nil else { continue }
@@ -161,7 +169,7 @@ extension LoadContext {
                 stores = list.compactMap { string($0, key: "stores", in: text, ruleId: header.id) }
             }
             let when = keys["when"].flatMap { condition($0.value, scope: scope(Self.purchaseRoots), in: text, ruleId: header.id) }
-            let lines = keys["lines"].flatMap { condition($0.value, scope: scope(Self.purchaseRoots, inLine: true), in: text, ruleId: header.id) }
+            let lines = keys["lines"].flatMap { condition($0.value, key: "lines", scope: scope(Self.purchaseRoots, inLine: true), in: text, ruleId: header.id) }
             var discount: CampaignRule.Discount?
             if let (_, discountNode) = keys["discount"],
                let discountKeys = mapping(discountNode, allowed: ["percent", "amount"], what: "a discount", in: text, ruleId: header.id) {

@@ -256,6 +256,13 @@ struct LoadContext {
         return Array(sequence)
     }
 
+    /// The seconds of a duration literal (`30d`, `12h`, `0`), or nil.
+    func durationValue(_ value: String) -> Double? {
+        if value == "0" { return 0 }
+        if let tokens = try? Lexer.tokenize(value), tokens.count == 2, case .duration(let seconds) = tokens[0].kind { return seconds }
+        return nil
+    }
+
     /// `30d`, `12h`, `2w`, or `0`.
     mutating func duration(_ node: Node, key: String, in text: SourceText, ruleId: String? = nil) -> Double? {
         guard let value = string(node, key: key, in: text, ruleId: ruleId) else { return nil }
@@ -402,8 +409,8 @@ struct LoadContext {
         return header
     }
 
-    mutating func condition(_ node: Node, scope: Scope, in text: SourceText, ruleId: String?) -> CompiledCondition? {
-        guard let source = string(node, key: "when", in: text, ruleId: ruleId) else { return nil }
+    mutating func condition(_ node: Node, key: String = "when", scope: Scope, in text: SourceText, ruleId: String?) -> CompiledCondition? {
+        guard let source = string(node, key: key, in: text, ruleId: ruleId) else { return nil }
         do {
             let compiled = try ExpressionCompiler.condition(source, scope: scope)
             usage.merge(compiled.usage)
@@ -414,8 +421,8 @@ struct LoadContext {
         }
     }
 
-    mutating func amount(_ node: Node, scope: Scope, accepted: [ValueType], in text: SourceText, ruleId: String?) -> CompiledAmount? {
-        guard let source = string(node, key: "amount", in: text, ruleId: ruleId) else { return nil }
+    mutating func amount(_ node: Node, key: String, scope: Scope, accepted: [ValueType], in text: SourceText, ruleId: String?) -> CompiledAmount? {
+        guard let source = string(node, key: key, in: text, ruleId: ruleId) else { return nil }
         do {
             let compiled = try ExpressionCompiler.amount(source, scope: scope, accepted: accepted)
             usage.merge(compiled.usage)
@@ -433,7 +440,7 @@ struct LoadContext {
                                                suggestion: "add 'currency: NOK' (your currency) at the top of a rule file", ruleId: ruleId))
             return nil
         }
-        guard let compiled = amount(node, scope: Scope(roots: [], currency: currency), accepted: [.money(currency)], in: text, ruleId: ruleId) else {
+        guard let compiled = amount(node, key: key, scope: Scope(roots: [], currency: currency), accepted: [.money(currency)], in: text, ruleId: ruleId) else {
             return nil
         }
         guard let value = compiled.constant, value >= 0 else {

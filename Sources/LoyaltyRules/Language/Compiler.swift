@@ -37,7 +37,7 @@ public struct ExpressionCompiler {
             let wanted = accepted.map(\.description).joined(separator: " or ")
             var suggestion: String?
             if case .money(let currency) = typed.type, accepted.contains(.number) {
-                suggestion = "divide by an amount to get a number, e.g. '\(text) / 10 \(currency)' is one point per 10 \(currency)"
+                suggestion = "divide money by money to get a number: 'purchase.total / 10 \(currency)' is one point per 10 \(currency)"
             } else if typed.type == .number, let currency = scope.currency, accepted.contains(.money(currency)) {
                 suggestion = "add the currency, e.g. '\(text) \(currency)'"
             }

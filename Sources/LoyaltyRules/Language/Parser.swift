@@ -45,7 +45,14 @@ struct Parser {
         }
         let syntax = try parser.parseOr()
         guard parser.current.kind == .end else {
-            throw ExpressionError("unexpected \(parser.describe(parser.current)) after a complete expression",
+            if case .identifier(let word) = parser.current.kind, ["AND", "OR", "NOT", "IN"].contains(word) {
+                throw ExpressionError("'\(word)' was not expected: words of the language are lowercase", at: parser.current.span,
+                                      suggestion: "write '\(word.lowercased())'")
+            }
+            if case .identifier(let word) = parser.current.kind, word.count == 3, let code = CurrencyCode(word.uppercased()) {
+                throw ExpressionError("currency codes are written in capitals", at: parser.current.span, suggestion: "write \(code)")
+            }
+            throw ExpressionError("\(parser.describe(parser.current)) was not expected after a complete expression",
                                   at: parser.current.span, suggestion: "join conditions with 'and' or 'or'")
         }
         return syntax
@@ -280,7 +287,7 @@ struct Parser {
         case .end:
             throw ExpressionError("the expression ends too early", at: token.span)
         case .symbol:
-            throw ExpressionError("unexpected \(describe(token))", at: token.span)
+            throw ExpressionError("\(describe(token)) was not expected here", at: token.span)
         }
     }
 }

@@ -43,7 +43,20 @@ public struct EarningPolicy: Sendable {
         public var effect: Effect
     }
 
+    /// What a return does when the points it takes back were already spent.
+    public enum Shortfall: String, Sendable, CaseIterable {
+        /// The balance goes below zero; new points pay it back first.
+        case negative
+        /// The balance stays at zero; what is owed is taken from new points as they are earned.
+        case clawback
+        /// The balance stays at zero and the rest is written off (and recorded).
+        case floor
+    }
+
     public var rounding: Rounding = .down
+    public var shortfall: Shortfall = .clawback
+    /// How long before points expire the customer is told (a `points.expiring` event); nil: not told.
+    public var expiryNoticeSeconds: Double?
     public var expiry: Expiry = .never
     /// Seconds during which earned points are pending (not spendable, not tier-qualifying).
     public var pendingSeconds: Double = 0
@@ -52,7 +65,12 @@ public struct EarningPolicy: Sendable {
     /// What one point costs the chain when redeemed, minor units; for reports.
     public var pointValue: Double?
     /// Sorted by priority, highest first.
-    public var rules: [Rule] = []
+    public var rules: [Rule] = [] {
+        didSet { plan = EarningPlan(rules) }
+    }
+
+    /// `rules` as evaluation reads them: only the compiled code and group numbers, by kind.
+    private var plan = EarningPlan([])
 
     public init() {}
 
@@ -73,95 +91,131 @@ public struct EarningPolicy: Sendable {
     /// Reusable buffers, so evaluation does not allocate per purchase.
     public struct Scratch {
         var lineBase: [Double] = []
-        var lineTotal: [Double] = []
+        var contributions: [Contribution] = []
+        var contributionRules: [Int] = []
         public init() {}
+
+        /// For the last outcome's `contributions`, in order: each one's position in `rules`.
+        public var rulesOfContributions: [Int] { contributionRules }
     }
 
     /// The points `facts.purchase` earns. `earnedToday` is what the customer has already earned
     /// today (store-local), for the daily cap. Rules that compute a non-finite or negative amount
     /// contribute nothing.
+    ///
+    /// The outcome's `contributions` share their storage with `scratch` until the next call;
+    /// `scratch.rulesOfContributions` gives each contribution's rule by position.
     public func evaluate(_ facts: Facts, earnedToday: Double = 0, scratch: inout Scratch) -> Outcome {
+        let plan = self.plan
         let lineCount = facts.purchase.lines.count
-        scratch.lineBase.removeAll(keepingCapacity: true)
-        scratch.lineBase.append(contentsOf: repeatElement(0, count: lineCount))
+        // Work on local arrays (uniquely referenced, so no copy-on-write checks in the loops),
+        // and hand them back to `scratch` at the end so their capacity is reused.
+        var lineBase: [Double] = []
         var contributions: [Contribution] = []
+        var contributionRules: [Int] = []
+        swap(&lineBase, &scratch.lineBase)
+        swap(&contributions, &scratch.contributions)
+        swap(&contributionRules, &scratch.contributionRules)
+        lineBase.removeAll(keepingCapacity: true)
+        lineBase.append(contentsOf: repeatElement(0, count: lineCount))
+        contributions.removeAll(keepingCapacity: true)
+        contributionRules.removeAll(keepingCapacity: true)
         var gate = GroupGate()
         let subtotal = facts.purchase.subtotal
         var unattributed = 0.0 // base points of a purchase without lines (or with a zero subtotal)
 
         // 1. Base points.
-        for rule in rules {
-            guard case .points(let amount) = rule.effect else { continue }
-            if let when = rule.when, !when.evaluate(facts) { continue }
-            guard gate.admit(rule.header) else { continue }
+        /// A rule with `lines:` applies only to a purchase with a matching line; only then does
+        /// it take its group.
+        func someLineMatches(_ lines: BoolCode) -> Bool {
+            for i in 0..<lineCount {
+                facts.lineIndex = i
+                if lines(facts) { return true }
+            }
+            return false
+        }
+
+        plan.points.forEach { step in
+            if gate.isTaken(step.group) { return }
+            guard step.applies(facts) else { return }
+            if step.hasLines && step.group >= 0 && !someLineMatches(step.lines) { return }
+            guard gate.admit(step.group) else { return }
             var earned = 0.0
-            if let lines = rule.lines {
+            if step.hasLines {
                 for i in 0..<lineCount {
                     facts.lineIndex = i
-                    guard lines.evaluate(facts) else { continue }
-                    let value = amount.evaluate(facts)
+                    guard step.lines(facts) else { continue }
+                    let value = step.value(facts)
                     guard value.isFinite, value > 0 else { continue }
-                    scratch.lineBase[i] += value
+                    lineBase[i] += value
                     earned += value
                 }
             } else {
-                let value = amount.evaluate(facts)
-                guard value.isFinite, value > 0 else { continue }
+                let value = step.value(facts)
+                guard value.isFinite, value > 0 else { return }
                 earned = value
                 if subtotal > 0 && lineCount > 0 {
-                    for i in 0..<lineCount { scratch.lineBase[i] += value * facts.purchase.lines[i].amount / subtotal }
+                    for i in 0..<lineCount { lineBase[i] += value * facts.purchase.lines[i].amount / subtotal }
                 } else {
                     unattributed += value
                 }
             }
-            if earned > 0 { contributions.append(Contribution(ruleId: rule.header.id, points: earned)) }
+            if earned > 0 {
+                contributions.append(Contribution(ruleId: rules[step.rule].header.id, points: earned))
+                contributionRules.append(step.rule)
+            }
         }
 
         // 2. Multipliers, in priority order, each on the points its lines have so far.
-        for rule in rules {
-            guard case .multiplier(let amount) = rule.effect else { continue }
-            if let when = rule.when, !when.evaluate(facts) { continue }
-            let factor = amount.evaluate(facts)
-            guard factor.isFinite, factor >= 0, factor != 1 else { continue }
-            guard gate.admit(rule.header) else { continue }
+        plan.multipliers.forEach { step in
+            if gate.isTaken(step.group) { return }
+            guard step.applies(facts) else { return }
+            let factor = step.value(facts)
+            guard factor.isFinite, factor >= 0, factor != 1 else { return }
+            if step.hasLines && step.group >= 0 && !someLineMatches(step.lines) { return }
+            guard gate.admit(step.group) else { return }
             var extra = 0.0
             for i in 0..<lineCount {
-                if let lines = rule.lines {
+                if step.hasLines {
                     facts.lineIndex = i
-                    guard lines.evaluate(facts) else { continue }
+                    guard step.lines(facts) else { continue }
                 }
-                let added = scratch.lineBase[i] * (factor - 1)
-                scratch.lineBase[i] += added
+                let added = lineBase[i] * (factor - 1)
+                lineBase[i] += added
                 extra += added
             }
-            if rule.lines == nil && unattributed > 0 {
+            if !step.hasLines && unattributed > 0 {
                 let added = unattributed * (factor - 1)
                 unattributed += added
                 extra += added
             }
-            if extra != 0 { contributions.append(Contribution(ruleId: rule.header.id, points: extra)) }
+            if extra != 0 {
+                contributions.append(Contribution(ruleId: rules[step.rule].header.id, points: extra))
+                contributionRules.append(step.rule)
+            }
         }
 
         var total = unattributed
-        for value in scratch.lineBase { total += value }
+        for value in lineBase { total += value }
 
         // 3. Fixed bonuses.
-        for rule in rules {
-            guard case .bonus(let amount) = rule.effect else { continue }
-            if let when = rule.when, !when.evaluate(facts) { continue }
-            if let lines = rule.lines {
+        plan.bonuses.forEach { step in
+            if gate.isTaken(step.group) { return }
+            guard step.applies(facts) else { return }
+            if step.hasLines {
                 var any = false
                 for i in 0..<lineCount {
                     facts.lineIndex = i
-                    if lines.evaluate(facts) { any = true; break }
+                    if step.lines(facts) { any = true; break }
                 }
-                guard any else { continue }
+                guard any else { return }
             }
-            let value = amount.evaluate(facts)
-            guard value.isFinite, value > 0 else { continue }
-            guard gate.admit(rule.header) else { continue }
+            let value = step.value(facts)
+            guard value.isFinite, value > 0 else { return }
+            guard gate.admit(step.group) else { return }
             total += value
-            contributions.append(Contribution(ruleId: rule.header.id, points: value))
+            contributions.append(Contribution(ruleId: rules[step.rule].header.id, points: value))
+            contributionRules.append(step.rule)
         }
 
         // 4. Caps, then rounding.
@@ -173,7 +227,11 @@ public struct EarningPolicy: Sendable {
         case .nearest: capped.rounded(.toNearestOrAwayFromZero)
         case .up: capped.rounded(.up)
         }
-        return Outcome(points: Int64(max(0, rounded)), contributions: contributions, cappedBy: total - capped)
+        let outcome = Outcome(points: Int64(max(0, rounded)), contributions: contributions, cappedBy: total - capped)
+        swap(&lineBase, &scratch.lineBase)
+        swap(&contributions, &scratch.contributions)
+        swap(&contributionRules, &scratch.contributionRules)
+        return outcome
     }
 
     /// When points earned at `facts.clock` expire, as a store-local day number (the points
@@ -188,5 +246,31 @@ public struct EarningPolicy: Sendable {
         case .endOfYear:
             return CivilDate(year: clock.year + 1, month: 1, day: 1).dayNumber
         }
+    }
+}
+
+/// An earning policy's rules reduced to what evaluation needs, split by kind (each in priority
+/// order): the compiled code, the group number and the rule's position in `rules`.
+final class EarningPlan: Sendable {
+    let points: RuleCodes
+    let multipliers: RuleCodes
+    let bonuses: RuleCodes
+
+    init(_ rules: [EarningPolicy.Rule]) {
+        let groups = groupNumbers(rules.map(\.header))
+        var points: [RuleCode] = [], multipliers: [RuleCode] = [], bonuses: [RuleCode] = []
+        for (index, rule) in rules.enumerated() {
+            func code(_ amount: CompiledAmount) -> RuleCode {
+                RuleCode(rule: index, group: groups[index], when: rule.when, lines: rule.lines, amount: amount)
+            }
+            switch rule.effect {
+            case .points(let amount): points.append(code(amount))
+            case .multiplier(let amount): multipliers.append(code(amount))
+            case .bonus(let amount): bonuses.append(code(amount))
+            }
+        }
+        self.points = RuleCodes(points)
+        self.multipliers = RuleCodes(multipliers)
+        self.bonuses = RuleCodes(bonuses)
     }
 }

@@ -7,17 +7,36 @@ public struct TierPolicy: Sendable {
         public var when: CompiledCondition?
     }
 
-    public var levels: [Level]
+    public var levels: [Level] {
+        didSet { codes = Self.codes(levels) }
+    }
+
+    /// Each level's compiled condition, highest first (the order they are tried in).
+    private var codes: RuleCodes
+
+    public init(levels: [Level]) {
+        self.levels = levels
+        codes = Self.codes(levels)
+    }
+
+    private static func codes(_ levels: [Level]) -> RuleCodes {
+        RuleCodes(levels.indices.reversed().map { RuleCode(rule: $0, group: -1, when: levels[$0].when) })
+    }
 
     public var ids: [String] { levels.map(\.header.id) }
 
     /// The level `facts.customer` qualifies for.
     public func level(for facts: Facts) -> Level? {
-        for level in levels.reversed() {
-            if let when = level.when, !when.evaluate(facts) { continue }
-            return level
+        levelIndex(for: facts).map { levels[$0] }
+    }
+
+    /// The position in `levels` of the level `facts.customer` qualifies for.
+    public func levelIndex(for facts: Facts) -> Int? {
+        var found: Int?
+        codes.forEach { level in
+            if found == nil && level.applies(facts) { found = level.rule }
         }
-        return nil
+        return found
     }
 }
 
@@ -44,26 +63,59 @@ public struct RewardRule: Sendable {
 
 public struct RewardPolicy: Sendable {
     /// Sorted by priority, highest first.
-    public var rules: [RewardRule]
+    public var rules: [RewardRule] {
+        didSet { steps = Self.steps(rules) }
+    }
+
+    private struct Steps: Sendable {
+        let codes: RuleCodes
+        let repeats: [RewardRule.Repeat]
+    }
+
+    private var steps: Steps
+
+    public init(rules: [RewardRule]) {
+        self.rules = rules
+        steps = Self.steps(rules)
+    }
+
+    private static func steps(_ rules: [RewardRule]) -> Steps {
+        let groups = groupNumbers(rules.map(\.header))
+        return Steps(codes: RuleCodes(rules.indices.map { RuleCode(rule: $0, group: groups[$0], when: rules[$0].when) }),
+                     repeats: rules.map(\.repeats))
+    }
 
     /// The rewards that apply to this event. `lastGranted(ruleId)` tells when the customer last
     /// received a reward (epoch milliseconds), so `once` and `once-per` can be honoured.
     public func evaluate(_ facts: Facts, lastGranted: (String) -> Int64?) -> [RewardRule] {
-        var granted: [RewardRule] = []
+        var granted: [Int] = []
+        evaluate(facts, lastGrantedAt: { lastGranted(rules[$0].header.id) }, into: &granted)
+        return granted.map { rules[$0] }
+    }
+
+    /// The same as `evaluate(_:lastGranted:)` with rules by position in `rules`: sets `granted`
+    /// to the positions of the rewards that apply; `lastGrantedAt(position)` tells when the
+    /// customer last received that reward.
+    public func evaluate(_ facts: Facts, lastGrantedAt: (Int) -> Int64?, into granted: inout [Int]) {
+        granted.removeAll(keepingCapacity: true)
         var gate = GroupGate()
-        for rule in rules {
-            if let when = rule.when, !when.evaluate(facts) { continue }
-            switch rule.repeats {
+        let repeats = steps.repeats
+        steps.codes.forEach { step in
+            let index = step.rule
+            if gate.isTaken(step.group) { return }
+            guard step.applies(facts) else { return }
+            // The group goes to the first reward whose condition holds, even if its `repeat`
+            // holds it back this time: a top customer does not get the smaller voucher instead.
+            guard gate.admit(step.group) else { return }
+            switch repeats[index] {
             case .everyTime: break
-            case .once: if lastGranted(rule.header.id) != nil { continue }
+            case .once: if lastGrantedAt(index) != nil { return }
             case .oncePer(let seconds):
-                if let last = lastGranted(rule.header.id),
-                   Double(facts.clock.epochMilliseconds - last) < seconds * 1000 { continue }
+                if let last = lastGrantedAt(index),
+                   Double(facts.clock.epochMilliseconds - last) < seconds * 1000 { return }
             }
-            guard gate.admit(rule.header) else { continue }
-            granted.append(rule)
+            granted.append(index)
         }
-        return granted
     }
 }
 
@@ -89,18 +141,47 @@ public struct CampaignRule: Sendable {
     public var maxDiscount: Double?
     /// The campaign's whole budget, minor units; the plugin stops it when spent.
     public var budget: Double?
-
-    func isActive(_ facts: Facts) -> Bool {
-        if let startDay, facts.clock.day < startDay { return false }
-        if let endDay, facts.clock.day > endDay { return false }
-        if !stores.isEmpty && !stores.contains(facts.purchase.store) { return false }
-        return true
-    }
 }
 
 public struct CampaignPolicy: Sendable {
     /// Sorted by priority, highest first.
-    public var rules: [CampaignRule]
+    public var rules: [CampaignRule] {
+        didSet { steps = Self.steps(rules) }
+    }
+
+    /// A campaign's settings; its code is in `codes`, at the same position.
+    private struct Step: Sendable {
+        let startDay: Int?
+        let endDay: Int?
+        let stores: [String]
+        let discount: CampaignRule.Discount
+        let maxDiscount: Double?
+        let budget: Double?
+
+        @inline(__always) func isActive(_ facts: Facts) -> Bool {
+            if let startDay, facts.clock.day < startDay { return false }
+            if let endDay, facts.clock.day > endDay { return false }
+            if !stores.isEmpty && !stores.contains(facts.purchase.store) { return false }
+            return true
+        }
+    }
+
+    private var steps: (settings: [Step], codes: RuleCodes)
+
+    public init(rules: [CampaignRule]) {
+        self.rules = rules
+        steps = Self.steps(rules)
+    }
+
+    private static func steps(_ rules: [CampaignRule]) -> (settings: [Step], codes: RuleCodes) {
+        let groups = groupNumbers(rules.map(\.header))
+        let settings = rules.map { rule in
+            Step(startDay: rule.startDay, endDay: rule.endDay, stores: rule.stores, discount: rule.discount,
+                 maxDiscount: rule.maxDiscount, budget: rule.budget)
+        }
+        let codes = rules.indices.map { RuleCode(rule: $0, group: groups[$0], when: rules[$0].when, lines: rules[$0].lines) }
+        return (settings, RuleCodes(codes))
+    }
 
     public struct Quote: Sendable, Equatable {
         public var ruleId: String
@@ -112,46 +193,63 @@ public struct CampaignPolicy: Sendable {
     /// so stacked campaigns never make a line negative. `remainingBudget(ruleId)` is the
     /// campaign's unspent budget (nil for none); a campaign never exceeds it.
     public func quote(_ facts: Facts, remainingBudget: (String) -> Double? = { _ in nil }, scratch: inout [Double]) -> [Quote] {
+        var quotes: [(rule: Int, discount: Double)] = []
+        quote(facts, remainingBudgetOf: { remainingBudget(rules[$0].header.id) }, scratch: &scratch, into: &quotes)
+        return quotes.map { Quote(ruleId: rules[$0.rule].header.id, discount: $0.discount) }
+    }
+
+    /// The same as `quote(_:remainingBudget:scratch:)` with campaigns by position in `rules`:
+    /// sets `quotes` to (position, discount) in order; `remainingBudgetOf(position)` is that
+    /// campaign's unspent budget (nil for none).
+    public func quote(_ facts: Facts, remainingBudgetOf: (Int) -> Double?, scratch: inout [Double],
+                      into quotes: inout [(rule: Int, discount: Double)]) {
+        quotes.removeAll(keepingCapacity: true)
         let lineCount = facts.purchase.lines.count
-        scratch.removeAll(keepingCapacity: true)
-        for line in facts.purchase.lines { scratch.append(line.amount) }
-        var quotes: [Quote] = []
+        var remaining: [Double] = []
+        swap(&remaining, &scratch)
+        remaining.removeAll(keepingCapacity: true)
+        for i in 0..<lineCount { remaining.append(facts.purchase.lines[i].amount) }
         var gate = GroupGate()
-        for rule in rules {
-            guard rule.isActive(facts) else { continue }
-            if let when = rule.when, !when.evaluate(facts) { continue }
-            var covered = 0.0
-            for i in 0..<lineCount {
-                if let lines = rule.lines {
-                    facts.lineIndex = i
-                    guard lines.evaluate(facts) else { continue }
+        steps.settings.withUnsafeBufferPointer { settings in
+            steps.codes.forEach { code in
+                let index = code.rule
+                if gate.isTaken(code.group) { return }
+                guard settings[index].isActive(facts) else { return }
+                guard code.applies(facts) else { return }
+                var covered = 0.0
+                for i in 0..<lineCount {
+                    if code.hasLines {
+                        facts.lineIndex = i
+                        guard code.lines(facts) else { continue }
+                    }
+                    covered += remaining[i]
                 }
-                covered += scratch[i]
-            }
-            guard covered > 0 else { continue }
-            var discount: Double = switch rule.discount {
-            case .percent(let percent): covered * percent / 100
-            case .amount(let amount): min(amount, covered)
-            }
-            if let cap = rule.maxDiscount { discount = min(discount, cap) }
-            if let budget = rule.budget {
-                discount = min(discount, max(0, remainingBudget(rule.header.id) ?? budget))
-            }
-            discount = discount.rounded(.down)
-            guard discount > 0 else { continue }
-            guard gate.admit(rule.header) else { continue }
-            // Take the discount off the covered lines in proportion, so later campaigns see what is left.
-            let share = discount / covered
-            for i in 0..<lineCount {
-                if let lines = rule.lines {
-                    facts.lineIndex = i
-                    guard lines.evaluate(facts) else { continue }
+                guard covered > 0 else { return }
+                let step = settings[index]
+                var discount: Double = switch step.discount {
+                case .percent(let percent): covered * percent / 100
+                case .amount(let amount): min(amount, covered)
                 }
-                scratch[i] -= scratch[i] * share
+                if let cap = step.maxDiscount { discount = min(discount, cap) }
+                if let budget = step.budget {
+                    discount = min(discount, max(0, remainingBudgetOf(index) ?? budget))
+                }
+                discount = discount.rounded(.down)
+                guard discount > 0 else { return }
+                guard gate.admit(code.group) else { return }
+                // Take the discount off the covered lines in proportion, so later campaigns see what is left.
+                let share = discount / covered
+                for i in 0..<lineCount {
+                    if code.hasLines {
+                        facts.lineIndex = i
+                        guard code.lines(facts) else { continue }
+                    }
+                    remaining[i] -= remaining[i] * share
+                }
+                quotes.append((index, discount))
             }
-            quotes.append(Quote(ruleId: rule.header.id, discount: discount))
         }
-        return quotes
+        swap(&remaining, &scratch)
     }
 }
 
@@ -170,16 +268,38 @@ public struct AlertRule: Sendable {
 
 public struct AlertPolicy: Sendable {
     /// Sorted by priority, highest first.
-    public var rules: [AlertRule]
+    public var rules: [AlertRule] {
+        didSet { steps = Self.steps(rules) }
+    }
+
+    private var steps: RuleCodes
+
+    public init(rules: [AlertRule]) {
+        self.rules = rules
+        steps = Self.steps(rules)
+    }
+
+    private static func steps(_ rules: [AlertRule]) -> RuleCodes {
+        let groups = groupNumbers(rules.map(\.header))
+        return RuleCodes(rules.indices.map { RuleCode(rule: $0, group: groups[$0], when: rules[$0].when) })
+    }
 
     public func evaluate(_ facts: Facts) -> [AlertRule] {
-        var raised: [AlertRule] = []
+        var raised: [Int] = []
+        evaluate(facts, into: &raised)
+        return raised.map { rules[$0] }
+    }
+
+    /// The same as `evaluate(_:)` with rules by position: sets `raised` to the positions in
+    /// `rules` of the alerts raised.
+    public func evaluate(_ facts: Facts, into raised: inout [Int]) {
+        raised.removeAll(keepingCapacity: true)
         var gate = GroupGate()
-        for rule in rules {
-            if let when = rule.when, !when.evaluate(facts) { continue }
-            guard gate.admit(rule.header) else { continue }
-            raised.append(rule)
+        steps.forEach { step in
+            if gate.isTaken(step.group) { return }
+            guard step.applies(facts) else { return }
+            guard gate.admit(step.group) else { return }
+            raised.append(step.rule)
         }
-        return raised
     }
 }
