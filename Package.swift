@@ -95,13 +95,20 @@ let package = Package(
             path: "plugins/store-counter/Sources",
             swiftSettings: strict
         ),
-        .executableTarget(
-            name: "PointsAccrualPlugin",
+        // The points plugin: its logic as a library (tested directly), and a thin executable.
+        .target(
+            name: "PointsAccrual",
             dependencies: [
                 "PluginRuntime", "LoyaltyEvents", "LoyaltyRules",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
-            path: "plugins/points-accrual/Sources",
+            path: "plugins/points-accrual/Sources/PointsAccrual",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "PointsAccrualPlugin",
+            dependencies: ["PointsAccrual", "PluginRuntime"],
+            path: "plugins/points-accrual/Sources/Main",
             swiftSettings: strict
         ),
         // Helpers shared by the test targets: temporary folders, free ports, sample events.
@@ -131,6 +138,10 @@ let package = Package(
         .testTarget(name: "LoyaltyScoringTests", dependencies: ["LoyaltyScoring"]),
         .testTarget(name: "LoyaltyRulesTests", dependencies: ["LoyaltyRules", "LoyaltyEvents"]),
         .testTarget(name: "RuleSimulationTests", dependencies: ["RuleSimulation", "LoyaltyRules", "LoyaltyEvents", "LoyaltySimulation"]),
+        .testTarget(name: "PointsAccrualTests", dependencies: [
+            "PointsAccrual", "PluginRuntime", "LoyaltyRules", "LoyaltyEvents", "LoyaltyTestSupport",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], path: "plugins/points-accrual/Tests"),
         .testTarget(name: "IntegrationTests", dependencies: [
             "LoyaltyWire", "LoyaltyTestSupport", "LoyaltyEvents", "LoyaltySimulation", "ZeroMQ", "LoyaltyRules",
             .product(name: "GRDB", package: "GRDB.swift"),

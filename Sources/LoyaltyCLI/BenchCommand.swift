@@ -11,8 +11,8 @@ import ZeroMQ
 struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks anyone can run: the bus (default) and the scoring models.",
-        subcommands: [BusBenchCommand.self, ScoringBenchCommand.self],
+        abstract: "Benchmarks anyone can run: the bus (default), the scoring models, the rules and the points plugin.",
+        subcommands: [BusBenchCommand.self, ScoringBenchCommand.self, RulesBenchCommand.self, PointsBenchCommand.self],
         defaultSubcommand: BusBenchCommand.self
     )
 }

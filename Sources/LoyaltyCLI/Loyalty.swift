@@ -19,6 +19,7 @@ struct Loyalty: AsyncParsableCommand {
             PosCommand.self,
             RequestCommand.self,
             RulesCommand.self,
+            CustomerCommand.self,
             BenchCommand.self,
         ]
     )

@@ -86,6 +86,8 @@ struct BusLink {
                         guard frames.count == 4 else { continue }
                         let reply = answer(service: frames[2].frameText, body: frames[3], services: services)
                         try socket.send([Frame(frame: WireCommand.reply), frames[1], Frame(frame: reply.status.rawValue), reply.body])
+                        // A handler may have queued events (a redemption): send them now, not at the next scan.
+                        if Outbox.queuedByHandler.exchange(false, ordering: .acquiringAndReleasing) { outboxDirty.raise() }
                     case WireCommand.disconnect:
                         // The bus does not know us (it restarted): register again.
                         if !names.isEmpty { try socket.send([Frame(frame: WireCommand.ready)] + names.map { Frame(frame: $0) }) }

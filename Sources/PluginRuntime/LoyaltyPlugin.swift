@@ -45,9 +45,10 @@ public struct StoredEvent: Sendable {
 public struct Emitter {
     let pluginName: String
     let input: EventEnvelope
-    var pending: [(eventId: String, type: String, body: [UInt8])] = []
+    /// What was emitted so far: the runtime writes it to the outbox; tests read it.
+    public private(set) var pending: [(eventId: String, type: String, body: [UInt8])] = []
 
-    init(pluginName: String, input: EventEnvelope) {
+    public init(pluginName: String, input: EventEnvelope) {
         self.pluginName = pluginName
         self.input = input
     }
@@ -65,6 +66,11 @@ public struct Emitter {
 public struct ServiceRequest: Sendable {
     public let service: String
     public let body: [UInt8]
+
+    public init(service: String, body: [UInt8]) {
+        self.service = service
+        self.body = body
+    }
 }
 
 /// The answer: ok with a body, or a refusal with a reason the caller can act on.

@@ -1,3 +1,4 @@
 import PluginRuntime
+import PointsAccrual
 
-await PluginLauncher.run(PointsAccrual())
+await PluginLauncher.run(PointsAccrualPlugin())

@@ -1,0 +1,167 @@
+import ArgumentParser
+import Foundation
+import GRDB
+import LoyaltyBus
+import LoyaltyConfig
+import LoyaltyEvents
+import LoyaltySimulation
+import LoyaltyWire
+import ZeroMQ
+
+struct PointsBenchCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "points",
+        abstract: "Measure the points plugin: replaying a pre-filled journal of purchases, and points.balance latency through the bus.",
+        discussion: """
+            In a temporary folder: writes a journal of synthetic purchases, starts `loyalty bus` and
+            the `points-accrual` plugin as processes (as `loyalty up` would), times the plugin from
+            its start until it has applied the whole journal, then asks `points.balance` for random
+            customers at a fixed rate from a POS-like client and reports the latency. Latency is
+            measured from when each request was due, so a stall is not hidden. Build with -c release:
+              swift build -c release && .build/release/loyalty bench points
+            """
+    )
+
+    @Option(help: "Purchases in the journal.") var purchases = 1_000_000
+    @Option(help: "Registered customers in the synthetic chain.") var customers = 50_000
+    @Option(help: "points.balance requests per second.") var rate: Double = 1000
+    @Option(help: "Seconds of the latency run.") var seconds: Double = 10
+    @Option(help: ArgumentHelp("The rule files to run with (default: the configured rules folder).", valueName: "path"))
+    var rules: String?
+    @Option(help: "Folder for the temporary project (default: the system's temporary folder).") var directory: String?
+    @OptionGroup var global: GlobalOptions
+
+    func run() throws {
+        let rulesDirectory = try rules ?? global.loadConfiguration().rulesDirectory
+        let executables = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
+        let pluginExecutable = executables + "/points-accrual"
+        guard FileManager.default.isExecutableFile(atPath: pluginExecutable) else {
+            throw ValidationError("\(pluginExecutable) not found: build it first (swift build -c release)")
+        }
+        let root = (directory ?? NSTemporaryDirectory()) + "/loyalty-points-bench-\(getpid())"
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let ports = (freeLoopbackPort(), freeLoopbackPort(), freeLoopbackPort())
+        try FileManager.default.createDirectory(atPath: root + "/config", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/plugins/points-accrual", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/var", withIntermediateDirectories: true)
+        let config = root + "/config/loyalty.yaml"
+        try """
+            bus: {ingest: "tcp://127.0.0.1:\(ports.0)", publish: "tcp://127.0.0.1:\(ports.1)", replay: "tcp://127.0.0.1:\(ports.2)"}
+            dataDir: var
+            rulesDir: \(rulesDirectory)
+            plugins: {directory: plugins, enabled: [points-accrual]}
+            """.write(toFile: config, atomically: true, encoding: .utf8)
+
+        // 1. The journal: purchases only, written straight into SQLite.
+        print("writing \(purchases) purchases into a journal …")
+        var chain = ChainSimulator.Configuration()
+        chain.seed = 11
+        chain.customers = customers
+        chain.returnShare = 0
+        chain.surveyShare = 0
+        chain.anonymousShare = 0.1
+        let journal = try Journal(path: root + "/var/journal.sqlite")
+        var batch: [Journal.Entry] = []
+        var written = 0
+        var customerIds: [String] = []
+        for event in ChainSimulator(configuration: chain) {
+            if written >= purchases { break }
+            guard case .purchase(let purchase) = event.payload else { continue }
+            if let id = purchase.customerId, customerIds.count < 100_000, written % 7 == 0 { customerIds.append(id) }
+            batch.append(Journal.Entry(eventId: event.eventId, type: event.type, occurredAtMilliseconds: event.occurredAt.epochMilliseconds,
+                                       customerId: purchase.customerId, body: EventCodec.encode(event)))
+            written += 1
+            if batch.count == 20_000 {
+                _ = try journal.append(batch, receivedAtMilliseconds: Timestamp.now().epochMilliseconds)
+                batch.removeAll(keepingCapacity: true)
+            }
+        }
+        if !batch.isEmpty { _ = try journal.append(batch, receivedAtMilliseconds: Timestamp.now().epochMilliseconds) }
+        try journal.checkpoint()
+        let head = try journal.head()
+
+        // 2. The bus, then the plugin, as processes.
+        let bus = try Self.start(executables + "/loyalty", ["bus", "--config", config, "--log-level", "warning"], log: root + "/bus.log")
+        defer { bus.terminate(); bus.waitUntilExit() }
+        let context = try ZMQContext()
+        let client = try BusClient(context: context, endpoint: "tcp://127.0.0.1:\(ports.0)")
+        let started = Date()
+        let plugin = try Self.start(pluginExecutable, ["--config", config], log: root + "/plugin.log",
+                                    environment: ["LOYALTY_LOG_LEVEL": "warning"])
+        defer { plugin.terminate(); plugin.waitUntilExit() }
+        print("replaying \(head) events into points-accrual …")
+        let database = root + "/var/plugins/points-accrual.sqlite"
+        var applied: Int64 = 0
+        var lastReport = Date()
+        while applied < head {
+            usleep(50_000)
+            guard plugin.isRunning else {
+                throw ValidationError("the plugin stopped: \((try? String(contentsOfFile: root + "/plugin.log", encoding: .utf8))?.suffix(2000) ?? "")")
+            }
+            applied = (try? DatabaseQueue(path: database).read { db in try Int64.fetchOne(db, sql: "SELECT appliedSeq FROM runtime_cursor") ?? 0 }) ?? 0
+            if Date().timeIntervalSince(lastReport) > 5 {
+                lastReport = Date()
+                print(String(format: "  %d / %d after %.0f s", applied, head, Date().timeIntervalSince(started)))
+            }
+        }
+        let replaySeconds = Date().timeIntervalSince(started)
+        let lots = try DatabaseQueue(path: database).read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM lots") ?? 0 }
+        print(String(format: "replay: %d purchases in %.1f s = %.0f events/s (from the plugin's start, process launch included); %d lots",
+                     head, replaySeconds, Double(head) / replaySeconds, lots))
+
+        // The derived events (points.accrued) go to the bus through the plugin's outbox; the
+        // latency run starts once they are all stored, as in a steady state.
+        let drainStarted = Date()
+        while (try? DatabaseQueue(path: database).read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM runtime_outbox") ?? 0 }) ?? 1 > 0 {
+            usleep(100_000)
+            if Date().timeIntervalSince(drainStarted) > 600 { print("the outbox did not drain in 10 minutes"); break }
+        }
+        print(String(format: "outbox: %d points.accrued events stored by the bus %.1f s after the replay", lots, Date().timeIntervalSince(drainStarted)))
+
+        // 3. points.balance at a fixed rate, latency from when each request was due.
+        _ = waitForService(client)
+        var latencies: [Double] = []
+        let count = Int(rate * seconds)
+        latencies.reserveCapacity(count)
+        let interval = 1e9 / rate
+        let begin = Monotonic.nanoseconds
+        var errors = 0
+        for i in 0..<count {
+            let due = begin + UInt64(Double(i) * interval)
+            while Monotonic.nanoseconds < due { usleep(50) }
+            let customer = customerIds[i % customerIds.count]
+            let reply = try? client.request(service: "points.balance",
+                                            body: JSONWriter.serialize(.object(["customerId": .string(customer)])), timeoutMilliseconds: 1000)
+            if reply?.status != .ok { errors += 1 }
+            latencies.append(Double(Monotonic.nanoseconds - due) / 1e6)
+        }
+        latencies.sort()
+        func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
+        let achieved = Double(count) / (Double(Monotonic.nanoseconds - begin) / 1e9)
+        print(String(format: "points.balance: %d requests at %.0f/s offered (%.0f/s achieved): p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms; %d errors",
+                     count, rate, achieved, percentile(0.5), percentile(0.99), percentile(0.999), latencies.last ?? 0, errors))
+    }
+
+    private func waitForService(_ client: BusClient) -> Bool {
+        for _ in 0..<100 {
+            if (try? client.request(service: "points.balance", body: Array(#"{"customerId":"x"}"#.utf8), timeoutMilliseconds: 500))?.status == .ok {
+                return true
+            }
+            usleep(100_000)
+        }
+        return false
+    }
+
+    static func start(_ executable: String, _ arguments: [String], log: String, environment: [String: String] = [:]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        FileManager.default.createFile(atPath: log, contents: nil)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        return process
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import GRDB
+import LoyaltyEvents
+import LoyaltyRules
+
+/// A customer's running figures, as stored in `customers`.
+struct CustomerRecord {
+    var customerId: String
+    var exists = false
+    var visits: Int64 = 0
+    var spend: Int64 = 0
+    var firstVisit: Int64?
+    var lastVisit: Int64?
+    var lastNps: Int64?
+    var tier: String?
+    var earnedDay: Int64?
+    var earnedToday: Int64 = 0
+    /// Spendable points held in released lots (what the rules read as customer.points).
+    var available: Int64 = 0
+    /// Released points earned in the last 365 days, net of returns (customer.qualifyingPoints).
+    var qualifying: Int64 = 0
+    /// Points a return could not take back, to be repaid from new points.
+    var owed: Int64 = 0
+}
+
+/// The ledger's operations, inside the transaction the runtime (or a service handler) opened.
+/// Every change to points goes through here and leaves a `ledger` row saying why.
+struct Ledger {
+    let db: Database
+    static let qualifyingWindow: Int64 = 365 * 86_400_000
+
+    func customer(_ id: String) throws -> CustomerRecord {
+        var record = CustomerRecord(customerId: id)
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+            SELECT visits, spend, firstVisit, lastVisit, lastNps, tier, earnedDay, earnedToday, available, qualifying, owed
+            FROM customers WHERE customerId = ?
+            """), arguments: [id]) else { return record }
+        record.exists = true
+        record.visits = row[0]
+        record.spend = row[1]
+        record.firstVisit = row[2]
+        record.lastVisit = row[3]
+        record.lastNps = row[4]
+        record.tier = row[5]
+        record.earnedDay = row[6]
+        record.earnedToday = row[7]
+        record.available = row[8]
+        record.qualifying = row[9]
+        record.owed = row[10]
+        return record
+    }
+
+    func save(_ c: CustomerRecord) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO customers (customerId, visits, spend, firstVisit, lastVisit, lastNps, tier, earnedDay, earnedToday, available, qualifying, owed)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(customerId) DO UPDATE SET visits = excluded.visits, spend = excluded.spend, firstVisit = excluded.firstVisit,
+                lastVisit = excluded.lastVisit, lastNps = excluded.lastNps, tier = excluded.tier, earnedDay = excluded.earnedDay,
+                earnedToday = excluded.earnedToday, available = excluded.available, qualifying = excluded.qualifying, owed = excluded.owed
+            """).execute(arguments: [c.customerId, c.visits, c.spend, c.firstVisit, c.lastVisit, c.lastNps, c.tier, c.earnedDay,
+                                     c.earnedToday, c.available, c.qualifying, c.owed])
+    }
+
+    func record(_ customerId: String, at: Int64, kind: String, points: Int64, lotId: Int64?, cause: String,
+                rulesVersion: String? = nil, detail: String? = nil) throws {
+        try db.cachedStatement(sql: """
+            INSERT INTO ledger (customerId, at, kind, points, lotId, cause, rulesVersion, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [customerId, at, kind, points, lotId, cause, rulesVersion, detail])
+    }
+
+    /// Brings the customer's running figures up to `now`: lots whose return window has passed
+    /// become spendable and count for tiers; lots older than the tier window stop counting.
+    func catchUp(_ c: inout CustomerRecord, now: Int64) throws {
+        let due = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT lotId, points, remaining, reversed, earnedAt FROM lots
+            WHERE customerId = ? AND released = 0 AND pendingUntil <= ?
+            """), arguments: [c.customerId, now])
+        for row in due {
+            let lotId: Int64 = row[0], points: Int64 = row[1], remaining: Int64 = row[2], reversed: Int64 = row[3], earnedAt: Int64 = row[4]
+            c.available += remaining
+            let counts = earnedAt + Self.qualifyingWindow > now
+            if counts { c.qualifying += points - reversed }
+            try db.cachedStatement(sql: "UPDATE lots SET released = 1, inQualifying = ?, qualifyingUntil = ? WHERE lotId = ?")
+                .execute(arguments: [counts, earnedAt + Self.qualifyingWindow, lotId])
+        }
+        let lapsed = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT lotId, points, reversed FROM lots WHERE customerId = ? AND inQualifying = 1 AND qualifyingUntil <= ?
+            """), arguments: [c.customerId, now])
+        for row in lapsed {
+            let lotId: Int64 = row[0], points: Int64 = row[1], reversed: Int64 = row[2]
+            c.qualifying -= points - reversed
+            try db.cachedStatement(sql: "UPDATE lots SET inQualifying = 0 WHERE lotId = ?").execute(arguments: [lotId])
+        }
+    }
+
+    /// Lots of any customer that expired by `now`: their remaining points lapse.
+    /// - Returns: what lapsed, per lot, for the `points.expired` events.
+    func expire(now: Int64, limit: Int = 500) throws -> [(customerId: String, lotId: Int64, purchaseEventId: String, points: Int64)] {
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT lotId, customerId, eventId, remaining, released FROM lots
+            WHERE expired = 0 AND expiresAt IS NOT NULL AND expiresAt <= ? ORDER BY expiresAt LIMIT ?
+            """), arguments: [now, limit])
+        var lapsed: [(String, Int64, String, Int64)] = []
+        for row in rows {
+            let lotId: Int64 = row[0], customerId: String = row[1], eventId: String = row[2], remaining: Int64 = row[3], released: Bool = row[4]
+            try db.cachedStatement(sql: "UPDATE lots SET expired = 1, remaining = 0 WHERE lotId = ?").execute(arguments: [lotId])
+            guard remaining > 0 else { continue }
+            if released {
+                try db.cachedStatement(sql: "UPDATE customers SET available = available - ? WHERE customerId = ?")
+                    .execute(arguments: [remaining, customerId])
+            }
+            try record(customerId, at: now, kind: "expired", points: -remaining, lotId: lotId, cause: eventId)
+            lapsed.append((customerId, lotId, eventId, remaining))
+        }
+        return lapsed
+    }
+
+    /// Lots expiring by `horizon` that the customer was not yet told about, per customer.
+    func dueNotices(horizon: Int64, limit: Int = 500) throws -> [(customerId: String, points: Int64, firstExpiry: Int64)] {
+        let rows = try Row.fetchAll(db.cachedStatement(sql: """
+            SELECT lotId, customerId, remaining, expiresAt FROM lots
+            WHERE noticed = 0 AND expiresAt IS NOT NULL AND expiresAt <= ? ORDER BY expiresAt LIMIT ?
+            """), arguments: [horizon, limit])
+        var byCustomer: [String: (points: Int64, first: Int64)] = [:]
+        var order: [String] = []
+        for row in rows {
+            let lotId: Int64 = row[0], customerId: String = row[1], remaining: Int64 = row[2], expiresAt: Int64 = row[3]
+            try db.cachedStatement(sql: "UPDATE lots SET noticed = 1 WHERE lotId = ?").execute(arguments: [lotId])
+            guard remaining > 0 else { continue }
+            if byCustomer[customerId] == nil { order.append(customerId) }
+            let current = byCustomer[customerId] ?? (0, expiresAt)
+            byCustomer[customerId] = (current.points + remaining, min(current.first, expiresAt))
+        }
+        return order.map { ($0, byCustomer[$0]!.points, byCustomer[$0]!.first) }
+    }
+
+    /// Takes up to `points` from the customer's lots, the returned lot first, then the
+    /// oldest-expiring. - Returns: what was taken, per lot.
+    /// With `spendableOnly`, only released lots that have not expired by `now` (a redemption);
+    /// otherwise any lot with points left (a return taking back).
+    func take(_ points: Int64, from c: inout CustomerRecord, firstLot: Int64?, now: Int64,
+              spendableOnly: Bool = false) throws -> [(lotId: Int64, points: Int64)] {
+        var wanted = points
+        var taken: [(Int64, Int64)] = []
+        var candidates: [Row] = []
+        if let firstLot {
+            candidates += try Row.fetchAll(db.cachedStatement(sql: "SELECT lotId, remaining, released FROM lots WHERE lotId = ? AND expired = 0"),
+                                           arguments: [firstLot])
+        }
+        if wanted > 0 {
+            candidates += try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT lotId, remaining, released FROM lots WHERE customerId = ? AND remaining > 0 AND expired = 0
+                    AND (? = 0 OR (released = 1 AND (expiresAt IS NULL OR expiresAt > ?)))
+                ORDER BY expiresAt IS NULL, expiresAt, lotId
+                """), arguments: [c.customerId, spendableOnly, now])
+        }
+        var seen = Set<Int64>()
+        for row in candidates where wanted > 0 {
+            let lotId: Int64 = row[0], remaining: Int64 = row[1], released: Bool = row[2]
+            guard seen.insert(lotId).inserted, remaining > 0 else { continue }
+            let part = min(remaining, wanted)
+            try db.cachedStatement(sql: "UPDATE lots SET remaining = remaining - ? WHERE lotId = ?").execute(arguments: [part, lotId])
+            if released { c.available -= part }
+            wanted -= part
+            taken.append((lotId, part))
+        }
+        return taken
+    }
+}
