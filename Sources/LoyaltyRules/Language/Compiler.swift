@@ -76,6 +76,8 @@ public struct ExpressionCompiler {
         /// For text fields with a closed set of values (tiers, weekdays).
         var domain: [String]?
         var shape: ConditionShape?
+        /// Set for a plain field read, so a comparison with a constant can fuse with the read.
+        var field: FieldRead? = nil
     }
 
     private static func constantTyped(_ constant: Constant, type: ValueType, span: SourceSpan) -> Typed {
@@ -160,20 +162,20 @@ public struct ExpressionCompiler {
     private func lineField(_ name: String, span: SourceSpan) throws(ExpressionError) -> Typed? {
         switch name {
         case "sku":
-            return Typed(type: .string, code: .string { $0.purchase.lines[$0.lineIndex].sku }, span: span, subject: "line.sku")
+            return Typed(type: .string, code: .string { $0.purchase.lines[$0.lineIndex].sku }, span: span, subject: "line.sku", field: .lineSku)
         case "category":
-            return Typed(type: .string, code: .string { $0.purchase.lines[$0.lineIndex].category }, span: span, subject: "line.category")
+            return Typed(type: .string, code: .string { $0.purchase.lines[$0.lineIndex].category }, span: span, subject: "line.category", field: .lineCategory)
         case "quantity":
-            return Typed(type: .number, code: .numeric { $0.purchase.lines[$0.lineIndex].quantity }, span: span, subject: "line.quantity")
+            return Typed(type: .number, code: .numeric { $0.purchase.lines[$0.lineIndex].quantity }, span: span, subject: "line.quantity", field: .lineQuantity)
         case "price":
             return Typed(type: .money(try moneyCurrency(span: span)), code: .numeric { $0.purchase.lines[$0.lineIndex].price },
-                         span: span, subject: "line.price")
+                         span: span, subject: "line.price", field: .linePrice)
         case "amount":
             return Typed(type: .money(try moneyCurrency(span: span)), code: .numeric { $0.purchase.lines[$0.lineIndex].amount },
-                         span: span, subject: "line.amount")
+                         span: span, subject: "line.amount", field: .lineAmount)
         case "margin":
             return Typed(type: .money(try moneyCurrency(span: span)), code: .numeric { $0.purchase.lines[$0.lineIndex].margin },
-                         span: span, subject: "line.margin")
+                         span: span, subject: "line.margin", field: .lineMargin)
         default:
             return nil
         }
@@ -207,44 +209,44 @@ public struct ExpressionCompiler {
         }
         try requireRoot(root, span: base.span)
         let subject = "\(baseName).\(name)"
-        func number(_ code: @escaping NumberCode) -> Typed {
-            Typed(type: .number, code: .numeric(code), span: whole, subject: subject)
+        func number(_ field: FieldRead, _ code: @escaping NumberCode) -> Typed {
+            Typed(type: .number, code: .numeric(code), span: whole, subject: subject, field: field)
         }
-        func money(_ code: @escaping NumberCode) throws(ExpressionError) -> Typed {
-            Typed(type: .money(try moneyCurrency(span: whole)), code: .numeric(code), span: whole, subject: subject)
+        func money(_ field: FieldRead, _ code: @escaping NumberCode) throws(ExpressionError) -> Typed {
+            Typed(type: .money(try moneyCurrency(span: whole)), code: .numeric(code), span: whole, subject: subject, field: field)
         }
-        func text(_ code: @escaping StringCode, domain: [String]? = nil) -> Typed {
-            Typed(type: .string, code: .string(code), span: whole, subject: subject, domain: domain)
+        func text(_ field: FieldRead, _ code: @escaping StringCode, domain: [String]? = nil) -> Typed {
+            Typed(type: .string, code: .string(code), span: whole, subject: subject, domain: domain, field: field)
         }
         switch root {
         case .customer:
             usage.customerFields.insert(name)
             switch name {
-            case "id": return text { $0.customer.id }
-            case "tier": return text({ $0.customer.tier }, domain: scope.tiers.isEmpty ? nil : scope.tiers)
-            case "points": return number { $0.customer.points }
-            case "qualifyingPoints": return number { $0.customer.qualifyingPoints }
-            case "visits": return number { $0.customer.visits }
-            case "spend": return try money { $0.customer.spend }
+            case "id": return text(.customerId) { $0.customer.id }
+            case "tier": return text(.customerTier, { $0.customer.tier }, domain: scope.tiers.isEmpty ? nil : scope.tiers)
+            case "points": return number(.customerPoints) { $0.customer.points }
+            case "qualifyingPoints": return number(.customerQualifyingPoints) { $0.customer.qualifyingPoints }
+            case "visits": return number(.customerVisits) { $0.customer.visits }
+            case "spend": return try money(.customerSpend) { $0.customer.spend }
             case "sinceLastVisit":
-                return Typed(type: .duration, code: .numeric { $0.customer.sinceLastVisit }, span: whole, subject: subject)
+                return Typed(type: .duration, code: .numeric { $0.customer.sinceLastVisit }, span: whole, subject: subject, field: .customerSinceLastVisit)
             case "memberFor":
-                return Typed(type: .duration, code: .numeric { $0.customer.memberFor }, span: whole, subject: subject)
-            case "clv": return try money { $0.customer.clv }
-            case "clvPercentile": return number { $0.customer.clvPercentile }
-            case "pAlive": return number { $0.customer.pAlive }
-            case "lastNps": return number { $0.customer.lastNps }
+                return Typed(type: .duration, code: .numeric { $0.customer.memberFor }, span: whole, subject: subject, field: .customerMemberFor)
+            case "clv": return try money(.customerClv) { $0.customer.clv }
+            case "clvPercentile": return number(.customerClvPercentile) { $0.customer.clvPercentile }
+            case "pAlive": return number(.customerPAlive) { $0.customer.pAlive }
+            case "lastNps": return number(.customerLastNps) { $0.customer.lastNps }
             default: break
             }
         case .purchase:
             switch name {
-            case "total": return try money { $0.purchase.total }
-            case "subtotal": return try money { $0.purchase.subtotal }
-            case "discount": return try money { $0.purchase.discount }
-            case "margin": return try money { $0.purchase.margin }
-            case "items": return number { $0.purchase.items }
-            case "store": return text { $0.purchase.store }
-            case "terminal": return text { $0.purchase.terminal }
+            case "total": return try money(.purchaseTotal) { $0.purchase.total }
+            case "subtotal": return try money(.purchaseSubtotal) { $0.purchase.subtotal }
+            case "discount": return try money(.purchaseDiscount) { $0.purchase.discount }
+            case "margin": return try money(.purchaseMargin) { $0.purchase.margin }
+            case "items": return number(.purchaseItems) { $0.purchase.items }
+            case "store": return text(.purchaseStore) { $0.purchase.store }
+            case "terminal": return text(.purchaseTerminal) { $0.purchase.terminal }
             case "lines":
                 throw ExpressionError("purchase.lines is a list of lines; ask something of it", at: whole,
                                       suggestion: "purchase.lines.any(...), .all(...), .count(...) or .sum(...)")
@@ -252,11 +254,11 @@ public struct ExpressionCompiler {
             }
         case .survey:
             switch name {
-            case "nps": return number { $0.survey.nps }
-            case "expectations": return number { $0.survey.expectations }
-            case "valueForMoney": return number { $0.survey.valueForMoney }
-            case "serviceLevel": return number { $0.survey.serviceLevel }
-            case "store": return text { $0.survey.store }
+            case "nps": return number(.surveyNps) { $0.survey.nps }
+            case "expectations": return number(.surveyExpectations) { $0.survey.expectations }
+            case "valueForMoney": return number(.surveyValueForMoney) { $0.survey.valueForMoney }
+            case "serviceLevel": return number(.surveyServiceLevel) { $0.survey.serviceLevel }
+            case "store": return text(.surveyStore) { $0.survey.store }
             case "hasComment":
                 var typed = Typed(type: .bool, code: .bool { $0.survey.hasComment }, span: whole, subject: subject)
                 typed.shape = ConditionShape(clauses: [.atom(Atom(subject: subject, relation: .equal, values: [.bool(true)]))], neverTrue: false)
@@ -265,15 +267,15 @@ public struct ExpressionCompiler {
             }
         case .clock:
             switch name {
-            case "weekday": return text({ Scope.weekdays[$0.clock.weekday - 1] }, domain: Scope.weekdays)
-            case "hour": return number { Double($0.clock.hour) }
+            case "weekday": return text(.clockWeekday, { Scope.weekdays[$0.clock.weekday - 1] }, domain: Scope.weekdays)
+            case "hour": return number(.clockHour) { Double($0.clock.hour) }
             case "time":
-                return Typed(type: .timeOfDay, code: .numeric { Double($0.clock.minuteOfDay) }, span: whole, subject: subject)
+                return Typed(type: .timeOfDay, code: .numeric { Double($0.clock.minuteOfDay) }, span: whole, subject: subject, field: .clockTime)
             case "date":
-                return Typed(type: .date, code: .numeric { Double($0.clock.day) }, span: whole, subject: subject)
-            case "day": return number { Double($0.clock.dayOfMonth) }
-            case "month": return number { Double($0.clock.month) }
-            case "year": return number { Double($0.clock.year) }
+                return Typed(type: .date, code: .numeric { Double($0.clock.day) }, span: whole, subject: subject, field: .clockDate)
+            case "day": return number(.clockDay) { Double($0.clock.dayOfMonth) }
+            case "month": return number(.clockMonth) { Double($0.clock.month) }
+            case "year": return number(.clockYear) { Double($0.clock.year) }
             default: break
             }
         }
@@ -657,7 +659,9 @@ public struct ExpressionCompiler {
                 return Self.constantTyped(.bool(Self.compare(op, a, b)), type: .bool, span: whole)
             }
             let code: BoolCode
-            if case .numeric(let c)? = right.constant {
+            if case .numeric(let c)? = right.constant, let fused = left.field?.compare(op, c) {
+                code = fused
+            } else if case .numeric(let c)? = right.constant {
                 code = switch op {
                 case "==": { l($0) == c }
                 case "!=": { let v = l($0); return v < c || v > c }
@@ -682,7 +686,9 @@ public struct ExpressionCompiler {
                 return Self.constantTyped(.bool((a == b) == (op == "==")), type: .bool, span: whole)
             }
             let code: BoolCode
-            if case .string(let c)? = right.constant {
+            if case .string(let c)? = right.constant, let fused = left.field?.compare(equal: op == "==", c) {
+                code = fused
+            } else if case .string(let c)? = right.constant {
                 if op == "==" { code = { l($0) == c } } else { code = { l($0) != c } }
             } else {
                 if op == "==" { code = { l($0) == r($0) } } else { code = { l($0) != r($0) } }
@@ -737,7 +743,9 @@ public struct ExpressionCompiler {
         case .string(let l):
             let texts = values.compactMap { if case .string(let s) = $0 { s } else { nil } }
             let code: BoolCode
-            if isIn { code = { texts.contains(l($0)) } } else { code = { !texts.contains(l($0)) } }
+            if let fused = left.field?.member(isIn: isIn, texts) {
+                code = fused
+            } else if isIn { code = { texts.contains(l($0)) } } else { code = { !texts.contains(l($0)) } }
             typed = Typed(type: .bool, code: .bool(code), span: whole)
         case .numeric(let l):
             let numbers = values.compactMap { if case .numeric(let n) = $0 { n } else { nil } }
