@@ -1,5 +1,6 @@
 import Foundation
 import LoyaltyEvents
+import LoyaltyRules
 
 /// A problem reading past events: the file, the line, what is wrong.
 public struct EventSourceError: Error, Sendable, CustomStringConvertible {
@@ -101,8 +102,7 @@ public enum EventSources {
             guard let totalText = field("total"), let major = Double(totalText), major.isFinite, major >= 0, major < 1e12 else {
                 throw fail("total must be an amount such as 123.45")
             }
-            var scale = 1.0
-            for _ in 0..<exponent(currency) { scale *= 10 }
+            let scale = CurrencyUnits.scale(of: currency)
             let minor = Int64((major * scale).rounded())
             let quantity = Int64(field("quantity") ?? "1") ?? 0
             guard quantity > 0 else { throw fail("quantity must be a whole number above 0") }
@@ -115,11 +115,6 @@ public enum EventSources {
             body(EventEnvelope(eventId: field("eventId") ?? "csv/\(lineNumber)", occurredAt: occurredAt, source: "csv",
                                payload: .purchase(purchase)))
         }
-    }
-
-    private static func exponent(_ currency: CurrencyCode) -> Int {
-        ["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"]
-            .contains(currency.code) ? 0 : (["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"].contains(currency.code) ? 3 : 2)
     }
 
     private static func split(_ line: Substring) -> [String] {

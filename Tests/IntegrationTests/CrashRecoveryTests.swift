@@ -12,24 +12,6 @@ import ZeroMQ
 /// `loyalty up`. Every acknowledged event is in the journal exactly once, none is missing, and
 /// the plugin's state is exactly what the distinct events imply.
 @Suite(.serialized) struct CrashRecoveryTests {
-    struct ChildPids: Decodable {
-        struct Child: Decodable { var name: String; var pid: Int32?; var running: Bool; var restarts: Int }
-        var children: [Child]
-    }
-
-    func pid(of name: String, in project: TestProject) -> Int32? {
-        guard let data = FileManager.default.contents(atPath: project.supervisorState),
-              let state = try? JSONDecoder().decode(ChildPids.self, from: data),
-              let child = state.children.first(where: { $0.name == name }), child.running else { return nil }
-        return child.pid
-    }
-
-    func restarts(in project: TestProject) -> [String: Int] {
-        guard let data = FileManager.default.contents(atPath: project.supervisorState),
-              let state = try? JSONDecoder().decode(ChildPids.self, from: data) else { return [:] }
-        return Dictionary(uniqueKeysWithValues: state.children.map { ($0.name, $0.restarts) })
-    }
-
     @Test(.timeLimit(.minutes(5))) func everyAcknowledgedEventIsAppliedExactlyOnceAcrossKills() throws {
         let project = try TestProject()
         defer { project.root.remove() }
@@ -37,7 +19,7 @@ import ZeroMQ
         defer {
             if up.isRunning { up.terminate(); up.waitUntilExit() }
         }
-        #expect(waitUntil(seconds: 60) { pid(of: "bus", in: project) != nil && pid(of: "store-counter", in: project) != nil },
+        #expect(waitUntil(seconds: 60) { project.pid(of: "bus") != nil && project.pid(of: "store-counter") != nil },
                 "loyalty up did not start: \(project.log("up.log"))")
 
         // 4 clients × 2,500 purchases, one store each, paced so that the kills land mid-stream.
@@ -69,7 +51,7 @@ import ZeroMQ
         for round in 0..<6 {
             usleep(UInt32.random(in: 600_000...1_300_000, using: &random))
             let victim = round % 2 == 0 ? "bus" : "store-counter"
-            guard waitUntil(seconds: 30, { pid(of: victim, in: project) != nil }), let pid = pid(of: victim, in: project) else {
+            guard waitUntil(seconds: 30, { project.pid(of: victim) != nil }), let pid = project.pid(of: victim) else {
                 Issue.record("\(victim) did not come back after a kill: \(project.log("up.log").suffix(2000))")
                 break
             }
@@ -121,7 +103,7 @@ import ZeroMQ
         let milestones = try journal.read { db in try String.fetchAll(db, sql: "SELECT eventId FROM journal WHERE type = 'store.milestone'") }
         #expect(milestones.sorted() == expectedMilestones.sorted())
         #expect(milestones.count == clients * 2)
-        let restartCounts = restarts(in: project)
+        let restartCounts = project.restarts()
         #expect((restartCounts["bus"] ?? 0) >= 3)
         #expect((restartCounts["store-counter"] ?? 0) >= 3)
 

@@ -13,18 +13,6 @@ import ZeroMQ
 /// reference model; no lot goes below zero; every spend is linked to a lot; nothing is applied
 /// twice.
 @Suite(.serialized) struct PointsCrashTests {
-    struct ChildPids: Decodable {
-        struct Child: Decodable { var name: String; var pid: Int32?; var running: Bool; var restarts: Int }
-        var children: [Child]
-    }
-
-    func pid(of name: String, in project: TestProject) -> Int32? {
-        guard let data = FileManager.default.contents(atPath: project.supervisorState),
-              let state = try? JSONDecoder().decode(ChildPids.self, from: data),
-              let child = state.children.first(where: { $0.name == name }), child.running else { return nil }
-        return child.pid
-    }
-
     @Test(.timeLimit(.minutes(5))) func balancesMatchTheModelAcrossKills() throws {
         let project = try TestProject(plugins: ["points-accrual"])
         defer { project.root.remove() }
@@ -46,7 +34,7 @@ import ZeroMQ
             var random = SystemRandomNumberGenerator()
             while kills.withLock({ $0.count }) < 4 && !done.load(ordering: .acquiring) {
                 usleep(UInt32.random(in: 300_000...900_000, using: &random))
-                guard let pid = pid(of: "points-accrual", in: project) else { continue }
+                guard let pid = project.pid(of: "points-accrual") else { continue }
                 kill(pid, SIGKILL)
                 kills.withLock { $0.append(pid) }
             }

@@ -76,6 +76,28 @@ struct TestProject {
         return process
     }
 
+    /// What `loyalty up` wrote about its children in the supervisor's state file.
+    struct SupervisedChildren: Decodable {
+        struct Child: Decodable { var name: String; var pid: Int32?; var running: Bool; var restarts: Int }
+        var children: [Child]
+    }
+
+    var supervised: SupervisedChildren? {
+        guard let data = FileManager.default.contents(atPath: supervisorState) else { return nil }
+        return try? JSONDecoder().decode(SupervisedChildren.self, from: data)
+    }
+
+    /// The pid of a running child of `loyalty up`, by name.
+    func pid(of name: String) -> Int32? {
+        guard let child = supervised?.children.first(where: { $0.name == name }), child.running else { return nil }
+        return child.pid
+    }
+
+    /// Restarts so far, by child name.
+    func restarts() -> [String: Int] {
+        Dictionary(uniqueKeysWithValues: (supervised?.children ?? []).map { ($0.name, $0.restarts) })
+    }
+
     func log(_ name: String) -> String {
         (try? String(contentsOfFile: root.path + "/" + name, encoding: .utf8)) ?? ""
     }
