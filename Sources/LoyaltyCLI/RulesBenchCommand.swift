@@ -229,41 +229,10 @@ struct RulesBenchCommand: ParsableCommand {
         customer.points = 9000
         customer.qualifyingPoints = 9000
         let today = facts.clock.day
-        customer.history = SampleHistory(visits: [today - 27, today - 20, today - 13, today - 9, today - 4, today].map { ($0, 1, 35_000) })
+        customer.history = VisitHistory(days: [today - 27, today - 20, today - 13, today - 9, today - 4, today].map {
+            VisitHistory.Day(day: $0, visits: 1, spend: 35_000)
+        })
         facts.customer = customer
         return facts
-    }
-}
-
-/// A customer's visits by day, as the simulation keeps them (newest last).
-final class SampleHistory: CustomerHistory {
-    private let days: [Int]
-    private let counts: [Int]
-    private let spends: [Double]
-
-    init(visits: [(day: Int, count: Int, spend: Double)]) {
-        days = visits.map(\.day)
-        counts = visits.map(\.count)
-        spends = visits.map(\.spend)
-    }
-
-    func visits(days count: Int, today: Int) -> Int {
-        var total = 0
-        var i = days.count - 1
-        while i >= 0 && days[i] > today - count {
-            if days[i] <= today { total += counts[i] }
-            i -= 1
-        }
-        return total
-    }
-
-    func spend(days count: Int, today: Int) -> Double {
-        var total = 0.0
-        var i = days.count - 1
-        while i >= 0 && days[i] > today - count {
-            if days[i] <= today { total += spends[i] }
-            i -= 1
-        }
-        return total
     }
 }

@@ -157,6 +157,50 @@ public protocol CustomerHistory {
     func spend(days: Int, today: Int) -> Double
 }
 
+/// A customer's visits and spend by store-local day, oldest first, as a plugin reads them from
+/// its tables: what `customer.visits(days:)` and `customer.spend(days:)` sum over.
+public struct VisitHistory: CustomerHistory {
+    public struct Day: Sendable {
+        public var day: Int
+        public var visits: Int
+        /// Minor units.
+        public var spend: Double
+
+        public init(day: Int, visits: Int, spend: Double) {
+            self.day = day
+            self.visits = visits
+            self.spend = spend
+        }
+    }
+
+    public let days: [Day]
+
+    /// `days` oldest first.
+    public init(days: [Day]) {
+        self.days = days
+    }
+
+    public func visits(days count: Int, today: Int) -> Int {
+        var total = 0
+        var i = days.count - 1
+        while i >= 0 && days[i].day > today - count {
+            if days[i].day <= today { total += days[i].visits }
+            i -= 1
+        }
+        return total
+    }
+
+    public func spend(days count: Int, today: Int) -> Double {
+        var total = 0.0
+        var i = days.count - 1
+        while i >= 0 && days[i].day > today - count {
+            if days[i].day <= today { total += days[i].spend }
+            i -= 1
+        }
+        return total
+    }
+}
+
 public struct EmptyHistory: CustomerHistory {
     public init() {}
     public func visits(days: Int, today: Int) -> Int { 0 }

@@ -46,7 +46,7 @@ struct Accrual {
         if book.usage.historyDays > 0 {
             let days = try Row.fetchAll(db.cachedStatement(sql: "SELECT day, visits, spend FROM customer_days WHERE customerId = ? AND day > ? ORDER BY day"),
                                         arguments: [customerId, today - book.usage.historyDays])
-            facts_customer.history = StoredHistory(days: days.map { ($0[0], $0[1], $0[2]) })
+            facts_customer.history = VisitHistory(days: days.map { VisitHistory.Day(day: $0[0], visits: $0[1], spend: Double($0[2] as Int64)) })
             // Days older than any rule looks at are not needed any more.
             try db.cachedStatement(sql: "DELETE FROM customer_days WHERE customerId = ? AND day <= ?")
                 .execute(arguments: [customerId, today - book.usage.historyDays])
@@ -116,18 +116,5 @@ struct Accrual {
         if repaid > 0 { payload["repaidOwed"] = .int(repaid) }
         if let tier { payload["tier"] = .string(tier) }
         emit.emit(type: "points.accrued", key: "accrued", payload: payload)
-    }
-}
-
-/// A customer's per-day visits read from `customer_days`, newest last.
-struct StoredHistory: CustomerHistory {
-    let days: [(day: Int, visits: Int, spend: Int64)]
-
-    func visits(days count: Int, today: Int) -> Int {
-        days.reduce(0) { $1.day > today - count && $1.day <= today ? $0 + $1.visits : $0 }
-    }
-
-    func spend(days count: Int, today: Int) -> Double {
-        Double(days.reduce(Int64(0)) { $1.day > today - count && $1.day <= today ? $0 + $1.spend : $0 })
     }
 }
