@@ -44,10 +44,15 @@ struct CustomerShowCommand: ParsableCommand {
              try Row.fetchAll(db, sql: """
                 SELECT eventId, points, remaining, reversed, pendingUntil, expiresAt, expired FROM lots WHERE customerId = ? ORDER BY lotId
                 """, arguments: [customerId]),
+             // A lot is its purchase's accrual; every other change is a ledger row.
              try Row.fetchAll(db, sql: """
-                SELECT * FROM (SELECT entryId, at, kind, points, cause, rulesVersion, detail FROM ledger WHERE customerId = ?
-                ORDER BY entryId DESC LIMIT ?) ORDER BY entryId
-                """, arguments: [customerId, limit]))
+                SELECT * FROM (
+                    SELECT at, kind, points, cause, rulesVersion, detail, 1 AS source, entryId AS position FROM ledger WHERE customerId = ?
+                    UNION ALL
+                    SELECT earnedAt, 'accrued', points, eventId, rulesVersion, rules, 0, lotId FROM lots WHERE customerId = ? AND points > 0
+                    ORDER BY at DESC, source DESC, position DESC LIMIT ?)
+                ORDER BY at, source, position
+                """, arguments: [customerId, customerId, limit]))
         }
         guard let customer else { throw ValidationError("no customer '\(customerId)' in \(path)") }
         var available: Int64 = 0, pending: Int64 = 0

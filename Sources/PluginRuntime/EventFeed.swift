@@ -16,19 +16,20 @@ struct EventFeed {
     let stop: StopSignal
     let outboxDirty: OutboxSignal
     let logger: Logger
-    var replayBatch = 2000
+    var replayBatch = 5000
+    /// Events applied in one transaction while catching up.
+    var catchUpRun = 20_000
 
     func run(startup: StartupGate) {
-        let subscriber: Socket, replay: Socket
+        let subscriber: Socket
+        var replay: Socket
         var applied: Int64
         do {
             subscriber = try Socket(context: context, type: .sub)
             // Unbounded: a burst while we commit must not be dropped; gaps are repaired anyway.
             try subscriber.set([.receiveHighWaterMark(0), .subscribe([])])
             try subscriber.connect(endpoints.publish)
-            replay = try Socket(context: context, type: .dealer)
-            try replay.set([.reconnectInterval(milliseconds: 100)])
-            try replay.connect(endpoints.replay)
+            replay = try makeReplaySocket()
             applied = try store.appliedSeq()
         } catch {
             startup.fail(error)
@@ -46,7 +47,7 @@ struct EventFeed {
         while !stop.isSet {
             do {
                 if needsReplay {
-                    guard let caughtUp = try catchUp(replay: replay, topics: topics, applied: &applied) else { continue }
+                    guard let caughtUp = try catchUp(replay: &replay, topics: topics, applied: &applied) else { continue }
                     needsReplay = !caughtUp
                     continue
                 }
@@ -90,35 +91,80 @@ struct EventFeed {
         }
     }
 
-    /// Asks the replay endpoint for the next batch after the cursor and applies it.
+    /// Asks the replay endpoint for the batches after the cursor and applies them until the
+    /// cursor reaches the journal head. The request for the next batch goes out before the
+    /// current one is applied, so the bus reads while the plugin writes.
     /// - Returns: true once the cursor reached the journal head, false if there is more,
     ///   nil if the bus did not answer (it is retried).
-    private func catchUp(replay: Socket, topics: [String], applied: inout Int64) throws -> Bool? {
-        try replay.send(ReplayRequest(after: applied, limit: replayBatch, topics: topics).frames)
+    private func catchUp(replay: inout Socket, topics: [String], applied: inout Int64) throws -> Bool? {
         var poller = Poller()
         poller.add(replay)
-        let deadline = Monotonic.now + 3000
-        while let remaining = Monotonic.remaining(until: deadline), !stop.isSet {
-            guard try poller.poll(timeoutMilliseconds: min(remaining, 200))[0].contains(.readable),
-                  let frames = try replay.receive(dontWait: true) else { continue }
-            guard let batch = ReplayBatch(frames: frames) else {
-                logger.warning("replay refused: \(frames.dropFirst().map(\.frameText).joined(separator: ": "))")
-                return nil
-            }
-            if batch.head < applied {
-                // The journal is behind what this plugin already applied: it was replaced or
-                // restored from an older copy. Applying anything now could double effects.
-                logger.error("the journal's head (\(batch.head)) is behind this plugin's cursor (\(applied)); was the journal replaced? Waiting; restore the journal or reset this plugin's database")
-                sleepMilliseconds(5000)
-                return nil
-            }
-            // Ignore a late answer to an earlier request.
-            if batch.scannedThrough < applied { continue }
-            try applyRun(batch.events, through: batch.scannedThrough, applied: &applied)
-            return batch.scannedThrough >= batch.head
+        /// The `after` of each request sent and not answered yet, oldest first: the bus answers
+        /// a DEALER's requests in order.
+        var requested: [Int64] = []
+        func request(after: Int64) throws {
+            try replay.send(ReplayRequest(after: after, limit: replayBatch, topics: topics).frames)
+            requested.append(after)
         }
+        /// Events received and not applied yet, and the seq through which the journal was read.
+        var pending: [PublishedEvent] = []
+        var received = applied
+        do {
+            try request(after: applied)
+            var deadline = Monotonic.now + 3000
+            while let remaining = Monotonic.remaining(until: deadline), !stop.isSet {
+                guard try poller.poll(timeoutMilliseconds: min(remaining, 200))[0].contains(.readable),
+                      let frames = try replay.receive(dontWait: true) else { continue }
+                let after = requested.isEmpty ? received : requested.removeFirst()
+                guard let batch = ReplayBatch(frames: frames) else {
+                    logger.warning("replay refused: \(frames.dropFirst().map(\.frameText).joined(separator: ": "))")
+                    try resetReplay(&replay, poller: &poller)
+                    return nil
+                }
+                if batch.head < applied {
+                    // The journal is behind what this plugin already applied: it was replaced or
+                    // restored from an older copy. Applying anything now could double effects.
+                    logger.error("the journal's head (\(batch.head)) is behind this plugin's cursor (\(applied)); was the journal replaced? Waiting; restore the journal or reset this plugin's database")
+                    try resetReplay(&replay, poller: &poller)
+                    sleepMilliseconds(5000)
+                    return nil
+                }
+                guard after == received, batch.scannedThrough >= received else { continue }   // not the answer we wait for
+                let more = batch.scannedThrough < batch.head
+                if more && requested.isEmpty { try request(after: batch.scannedThrough) }
+                pending.append(contentsOf: batch.events.lazy.filter { $0.seq > received })
+                received = batch.scannedThrough
+                // Catching up, runs are long: fewer, larger transactions write each hot page
+                // (a customer row, an index leaf) once per run rather than once per batch.
+                if !more || pending.count >= catchUpRun {
+                    try applyRun(pending, through: received, applied: &applied)
+                    pending.removeAll(keepingCapacity: true)
+                }
+                if !more { return true }
+                deadline = Monotonic.now + 3000
+            }
+        } catch {
+            // An answer to a request still out would be taken for the answer to the next one.
+            try resetReplay(&replay, poller: &poller)
+            throw error
+        }
+        try resetReplay(&replay, poller: &poller)
         if !stop.isSet { logger.warning("no answer from the replay endpoint \(endpoints.replay); retrying") }
         return nil
+    }
+
+    /// A fresh replay socket: whatever the old one still had coming is dropped with it.
+    private func resetReplay(_ replay: inout Socket, poller: inout Poller) throws {
+        replay = try makeReplaySocket()
+        poller = Poller()
+        poller.add(replay)
+    }
+
+    private func makeReplaySocket() throws -> Socket {
+        let replay = try Socket(context: context, type: .dealer)
+        try replay.set([.reconnectInterval(milliseconds: 100)])
+        try replay.connect(endpoints.replay)
+        return replay
     }
 
     private func applyRun(_ published: [PublishedEvent], through: Int64, applied: inout Int64) throws {

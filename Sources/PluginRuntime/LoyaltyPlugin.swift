@@ -14,6 +14,9 @@ public protocol LoyaltyPlugin: Sendable {
     func registerMigrations(_ migrator: inout DatabaseMigrator)
     /// Applies one stored event. Throwing rolls back this event's writes only; the runtime
     /// records the failure and goes on (a plugin bug must not stop the chain's other effects).
+    /// To get there the runtime may roll back a whole run and apply it again, so anything a
+    /// plugin keeps in memory beside its tables must follow the transaction's fate
+    /// (`Database.afterNextTransaction(onCommit:onRollback:)`).
     func apply(_ event: StoredEvent, in db: Database, emit: inout Emitter) throws
     /// Service name → handler, e.g. `store-counter.count`.
     var services: [String: ServiceHandler] { get }

@@ -9,9 +9,9 @@ import PluginRuntime
 struct Accrual {
     let ledger: Ledger
     let book: RuleBook
+    let schedule: SweepSchedule
 
     func accrue(_ purchase: Purchase, customerId: String, event: EventEnvelope, emit: inout Emitter) throws {
-        let db = ledger.db
         let now = event.occurredAt.epochMilliseconds
         let facts = Facts()
         var clock = book.makeClock()
@@ -26,12 +26,22 @@ struct Accrual {
         customer.visits += 1
         customer.spend += purchase.total
         customer.lastVisit = now
-        try db.cachedStatement(sql: """
-            INSERT INTO customer_days (customerId, day, visits, spend) VALUES (?, ?, 1, ?)
-            ON CONFLICT(customerId, day) DO UPDATE SET visits = visits + 1, spend = spend + excluded.spend
-            """).execute(arguments: [customerId, today, purchase.total])
-        try db.cachedStatement(sql: "INSERT INTO purchases (eventId, customerId, total) VALUES (?, ?, ?) ON CONFLICT DO NOTHING")
-            .execute(arguments: [event.eventId, customerId, purchase.total])
+        let historyDays = book.usage.historyDays
+        if historyDays > 0 {
+            // Days older than any rule looks at are not kept.
+            customer.days.removeAll { $0.day <= today - historyDays }
+            if let index = customer.days.lastIndex(where: { $0.day == today }) {
+                customer.days[index].visits += 1
+                customer.days[index].spend += Double(purchase.total)
+            } else {
+                let day = VisitHistory.Day(day: today, visits: 1, spend: Double(purchase.total))
+                // Purchases arrive nearly in time order; one from an earlier day goes in its place.
+                let index = customer.days.firstIndex { $0.day > today } ?? customer.days.endIndex
+                customer.days.insert(day, at: index)
+            }
+        } else {
+            customer.days = []
+        }
 
         var facts_customer = CustomerFacts()
         facts_customer.id = customerId
@@ -43,14 +53,7 @@ struct Accrual {
         facts_customer.lastNps = customer.lastNps.map(Double.init) ?? .nan
         facts_customer.points = Double(customer.available - customer.owed)
         facts_customer.qualifyingPoints = Double(customer.qualifying)
-        if book.usage.historyDays > 0 {
-            let days = try Row.fetchAll(db.cachedStatement(sql: "SELECT day, visits, spend FROM customer_days WHERE customerId = ? AND day > ? ORDER BY day"),
-                                        arguments: [customerId, today - book.usage.historyDays])
-            facts_customer.history = VisitHistory(days: days.map { VisitHistory.Day(day: $0[0], visits: $0[1], spend: Double($0[2] as Int64)) })
-            // Days older than any rule looks at are not needed any more.
-            try db.cachedStatement(sql: "DELETE FROM customer_days WHERE customerId = ? AND day <= ?")
-                .execute(arguments: [customerId, today - book.usage.historyDays])
-        }
+        if historyDays > 0 { facts_customer.history = VisitHistory(days: customer.days) }
         // A tier condition that reads customer.tier sees the tier the customer had so far.
         facts_customer.tier = customer.tier ?? ""
         facts.customer = facts_customer
@@ -62,15 +65,22 @@ struct Accrual {
             customer.earnedDay = Int64(today)
             customer.earnedToday = 0
         }
-        guard let earning = book.earning, book.currency == nil || book.currency == purchase.currency else {
+        // Every purchase of a known customer is kept, as a lot of 0 points if it earned
+        // nothing, so that a return finds its receipt.
+        func keepReceiptOnly() throws {
+            try insertLot(customerId: customerId, event: event, now: now, total: purchase.total, points: 0, remaining: 0,
+                          pendingUntil: now, expiresOnDay: nil, expiresAt: nil, rulesText: "[]", released: true)
             try ledger.save(customer)
+        }
+        guard let earning = book.earning, book.currency == nil || book.currency == purchase.currency else {
+            try keepReceiptOnly()
             return
         }
         var scratch = EarningPolicy.Scratch()
         let outcome = earning.evaluate(facts, earnedToday: Double(customer.earnedToday), scratch: &scratch)
         let points = outcome.points
         guard points > 0 else {
-            try ledger.save(customer)
+            try keepReceiptOnly()
             return
         }
         let pendingUntil = now + Int64(earning.pendingSeconds * 1000)
@@ -86,15 +96,19 @@ struct Accrual {
         // Points owed from an earlier return are repaid first.
         let repaid = min(points, customer.owed)
         customer.owed -= repaid
-        try db.cachedStatement(sql: """
-            INSERT INTO lots (customerId, eventId, earnedAt, points, remaining, pendingUntil, expiresOnDay, expiresAt, rulesVersion, rules)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [customerId, event.eventId, now, points, points - repaid, pendingUntil, expiresOnDay, expiresAt,
-                                     book.version, rulesText])
-        let lotId = db.lastInsertedRowID
-        try db.cachedStatement(sql: "UPDATE purchases SET lotId = ? WHERE eventId = ?").execute(arguments: [lotId, event.eventId])
-        try ledger.record(customerId, at: now, kind: "accrued", points: points, lotId: lotId, cause: event.eventId,
-                          rulesVersion: book.version, detail: rulesText)
+        let lotId = try insertLot(customerId: customerId, event: event, now: now, total: purchase.total, points: points,
+                                  remaining: points - repaid, pendingUntil: pendingUntil, expiresOnDay: expiresOnDay,
+                                  expiresAt: expiresAt, rulesText: rulesText, released: false)
+        customer.nextRelease = min(customer.nextRelease ?? pendingUntil, pendingUntil)
+        schedule.lotAdded(expiresAt: expiresAt)
+        if let expiresAt, earning.expiryNoticeSeconds != nil, expiresAt <= (try schedule.current(ledger)).noticedThrough {
+            // Expiring sooner than the notice period: notices already went out up to beyond
+            // this lot's expiry, so it gets its own now.
+            emit.emit(type: "points.expiring", key: "expiring-lot-\(lotId)", payload: [
+                "customerId": .string(customerId), "points": .int(points - repaid),
+                "expiresAt": .string(Timestamp(epochMilliseconds: expiresAt).rfc3339),
+            ])
+        }
         if repaid > 0 {
             try ledger.record(customerId, at: now, kind: "repaid", points: -repaid, lotId: lotId, cause: event.eventId,
                               detail: "owed from an earlier return")
@@ -116,5 +130,19 @@ struct Accrual {
         if repaid > 0 { payload["repaidOwed"] = .int(repaid) }
         if let tier { payload["tier"] = .string(tier) }
         emit.emit(type: "points.accrued", key: "accrued", payload: payload)
+    }
+
+    /// The purchase's lot: the receipt a return is matched against, and the accrual itself
+    /// (its points, rules and rules version are what `loyalty customer show` prints).
+    @discardableResult
+    private func insertLot(customerId: String, event: EventEnvelope, now: Int64, total: Int64, points: Int64, remaining: Int64,
+                           pendingUntil: Int64, expiresOnDay: Int?, expiresAt: Int64?, rulesText: String, released: Bool) throws -> Int64 {
+        try ledger.db.cachedStatement(sql: """
+            INSERT INTO lots (customerId, eventId, earnedAt, points, remaining, pendingUntil, expiresOnDay, expiresAt, rulesVersion, rules,
+                              total, released)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """).execute(arguments: [customerId, event.eventId, now, points, remaining, pendingUntil, expiresOnDay, expiresAt,
+                                     book.version, rulesText, total, released])
+        return ledger.db.lastInsertedRowID
     }
 }

@@ -21,10 +21,22 @@ struct CustomerRecord {
     var qualifying: Int64 = 0
     /// Points a return could not take back, to be repaid from new points.
     var owed: Int64 = 0
+    /// The earliest instant a lot of this customer leaves its pending period (nil: none pending).
+    var nextRelease: Int64?
+    /// The earliest instant a lot of this customer stops counting for tiers (nil: none counts).
+    var nextLapse: Int64?
+    /// Visits and spend per store-local day, oldest first, as far back as any rule looks.
+    var days: [VisitHistory.Day] = []
 }
 
 /// The ledger's operations, inside the transaction the runtime (or a service handler) opened.
-/// Every change to points goes through here and leaves a `ledger` row saying why.
+/// Every change to points is a lot (what a purchase earned) or a `ledger` row saying why.
+///
+/// Replaying millions of purchases is the hot path, so a purchase costs four statements: the
+/// customer read, the lot insert, the outbox insert and the customer write. What would
+/// otherwise be queried per event is kept where it is cheap to check: the instants at which a
+/// customer's lots next change state live in the customer row, the chain's next expiry in
+/// `SweepSchedule`.
 struct Ledger {
     let db: Database
     static let qualifyingWindow: Int64 = 365 * 86_400_000
@@ -32,7 +44,8 @@ struct Ledger {
     func customer(_ id: String) throws -> CustomerRecord {
         var record = CustomerRecord(customerId: id)
         guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT visits, spend, firstVisit, lastVisit, lastNps, tier, earnedDay, earnedToday, available, qualifying, owed
+            SELECT visits, spend, firstVisit, lastVisit, lastNps, tier, earnedDay, earnedToday, available, qualifying, owed,
+                nextRelease, nextLapse, days
             FROM customers WHERE customerId = ?
             """), arguments: [id]) else { return record }
         record.exists = true
@@ -47,18 +60,24 @@ struct Ledger {
         record.available = row[8]
         record.qualifying = row[9]
         record.owed = row[10]
+        record.nextRelease = row[11]
+        record.nextLapse = row[12]
+        if let blob = row[13] as Data? { record.days = DayHistoryCodec.decode(blob) }
         return record
     }
 
     func save(_ c: CustomerRecord) throws {
         try db.cachedStatement(sql: """
-            INSERT INTO customers (customerId, visits, spend, firstVisit, lastVisit, lastNps, tier, earnedDay, earnedToday, available, qualifying, owed)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO customers (customerId, visits, spend, firstVisit, lastVisit, lastNps, tier, earnedDay, earnedToday, available,
+                qualifying, owed, nextRelease, nextLapse, days)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(customerId) DO UPDATE SET visits = excluded.visits, spend = excluded.spend, firstVisit = excluded.firstVisit,
                 lastVisit = excluded.lastVisit, lastNps = excluded.lastNps, tier = excluded.tier, earnedDay = excluded.earnedDay,
-                earnedToday = excluded.earnedToday, available = excluded.available, qualifying = excluded.qualifying, owed = excluded.owed
+                earnedToday = excluded.earnedToday, available = excluded.available, qualifying = excluded.qualifying, owed = excluded.owed,
+                nextRelease = excluded.nextRelease, nextLapse = excluded.nextLapse, days = excluded.days
             """).execute(arguments: [c.customerId, c.visits, c.spend, c.firstVisit, c.lastVisit, c.lastNps, c.tier, c.earnedDay,
-                                     c.earnedToday, c.available, c.qualifying, c.owed])
+                                     c.earnedToday, c.available, c.qualifying, c.owed, c.nextRelease, c.nextLapse,
+                                     c.days.isEmpty ? nil : DayHistoryCodec.encode(c.days)])
     }
 
     func record(_ customerId: String, at: Int64, kind: String, points: Int64, lotId: Int64?, cause: String,
@@ -70,27 +89,54 @@ struct Ledger {
 
     /// Brings the customer's running figures up to `now`: lots whose return window has passed
     /// become spendable and count for tiers; lots older than the tier window stop counting.
+    /// Touches the lots only when the customer row says one of them is due.
     func catchUp(_ c: inout CustomerRecord, now: Int64) throws {
-        let due = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT lotId, points, remaining, reversed, earnedAt FROM lots
-            WHERE customerId = ? AND released = 0 AND pendingUntil <= ?
-            """), arguments: [c.customerId, now])
-        for row in due {
-            let lotId: Int64 = row[0], points: Int64 = row[1], remaining: Int64 = row[2], reversed: Int64 = row[3], earnedAt: Int64 = row[4]
-            c.available += remaining
-            let counts = earnedAt + Self.qualifyingWindow > now
-            if counts { c.qualifying += points - reversed }
-            try db.cachedStatement(sql: "UPDATE lots SET released = 1, inQualifying = ?, qualifyingUntil = ? WHERE lotId = ?")
-                .execute(arguments: [counts, earnedAt + Self.qualifyingWindow, lotId])
+        if let due = c.nextRelease, due <= now {
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT lotId, points, remaining, reversed, earnedAt, pendingUntil FROM lots
+                WHERE customerId = ? AND released = 0
+                """), arguments: [c.customerId])
+            var next: Int64?
+            for row in rows {
+                let lotId: Int64 = row[0], points: Int64 = row[1], remaining: Int64 = row[2], reversed: Int64 = row[3]
+                let earnedAt: Int64 = row[4], pendingUntil: Int64 = row[5]
+                guard pendingUntil <= now else {
+                    next = min(next ?? pendingUntil, pendingUntil)
+                    continue
+                }
+                c.available += remaining
+                let lapsesAt = earnedAt + Self.qualifyingWindow
+                let counts = lapsesAt > now
+                if counts {
+                    c.qualifying += points - reversed
+                    c.nextLapse = min(c.nextLapse ?? lapsesAt, lapsesAt)
+                }
+                try db.cachedStatement(sql: "UPDATE lots SET released = 1, inQualifying = ?, qualifyingUntil = ? WHERE lotId = ?")
+                    .execute(arguments: [counts, lapsesAt, lotId])
+            }
+            c.nextRelease = next
         }
-        let lapsed = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT lotId, points, reversed FROM lots WHERE customerId = ? AND inQualifying = 1 AND qualifyingUntil <= ?
-            """), arguments: [c.customerId, now])
-        for row in lapsed {
-            let lotId: Int64 = row[0], points: Int64 = row[1], reversed: Int64 = row[2]
-            c.qualifying -= points - reversed
-            try db.cachedStatement(sql: "UPDATE lots SET inQualifying = 0 WHERE lotId = ?").execute(arguments: [lotId])
+        if let due = c.nextLapse, due <= now {
+            let rows = try Row.fetchAll(db.cachedStatement(sql: """
+                SELECT lotId, points, reversed, qualifyingUntil FROM lots WHERE customerId = ? AND inQualifying = 1
+                """), arguments: [c.customerId])
+            var next: Int64?
+            for row in rows {
+                let lotId: Int64 = row[0], points: Int64 = row[1], reversed: Int64 = row[2], until: Int64 = row[3]
+                guard until <= now else {
+                    next = min(next ?? until, until)
+                    continue
+                }
+                c.qualifying -= points - reversed
+                try db.cachedStatement(sql: "UPDATE lots SET inQualifying = 0 WHERE lotId = ?").execute(arguments: [lotId])
+            }
+            c.nextLapse = next
         }
+    }
+
+    /// The earliest expiry of a lot not expired yet (nil: none will).
+    func nextExpiry() throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT MIN(expiresAt) FROM lots WHERE expired = 0 AND expiresAt IS NOT NULL"))
     }
 
     /// Lots of any customer that expired by `now`: their remaining points lapse.
@@ -115,22 +161,37 @@ struct Ledger {
         return lapsed
     }
 
-    /// Lots expiring by `horizon` that the customer was not yet told about, per customer.
-    func dueNotices(horizon: Int64, limit: Int = 500) throws -> [(customerId: String, points: Int64, firstExpiry: Int64)] {
+    /// Up to which expiry instant customers were told their points lapse: every lot expiring
+    /// at or before it was in a `points.expiring` notice (or expired before one was due).
+    func noticedThrough() throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT noticedThrough FROM sweep WHERE id = 1")) ?? 0
+    }
+
+    /// The earliest expiry of a lot no notice covered yet (nil: none).
+    func nextNotice(after noticedThrough: Int64) throws -> Int64? {
+        try Int64.fetchOne(db.cachedStatement(sql: """
+            SELECT MIN(expiresAt) FROM lots WHERE expired = 0 AND expiresAt IS NOT NULL AND expiresAt > ?
+            """), arguments: [noticedThrough])
+    }
+
+    /// Lots expiring in `(noticedThrough, horizon]`, per customer, and the notice mark moved to
+    /// `horizon`. A range over the expiry index, so lots noticed before are not read again.
+    func dueNotices(after noticedThrough: Int64, horizon: Int64) throws -> [(customerId: String, points: Int64, firstExpiry: Int64)] {
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT lotId, customerId, remaining, expiresAt FROM lots
-            WHERE noticed = 0 AND expiresAt IS NOT NULL AND expiresAt <= ? ORDER BY expiresAt LIMIT ?
-            """), arguments: [horizon, limit])
+            SELECT customerId, remaining, expiresAt FROM lots
+            WHERE expired = 0 AND expiresAt IS NOT NULL AND expiresAt > ? AND expiresAt <= ? ORDER BY expiresAt
+            """), arguments: [noticedThrough, horizon])
         var byCustomer: [String: (points: Int64, first: Int64)] = [:]
         var order: [String] = []
         for row in rows {
-            let lotId: Int64 = row[0], customerId: String = row[1], remaining: Int64 = row[2], expiresAt: Int64 = row[3]
-            try db.cachedStatement(sql: "UPDATE lots SET noticed = 1 WHERE lotId = ?").execute(arguments: [lotId])
+            let customerId: String = row[0], remaining: Int64 = row[1], expiresAt: Int64 = row[2]
             guard remaining > 0 else { continue }
             if byCustomer[customerId] == nil { order.append(customerId) }
             let current = byCustomer[customerId] ?? (0, expiresAt)
             byCustomer[customerId] = (current.points + remaining, min(current.first, expiresAt))
         }
+        try db.cachedStatement(sql: "UPDATE sweep SET noticedThrough = ? WHERE id = 1 AND noticedThrough < ?")
+            .execute(arguments: [horizon, horizon])
         return order.map { ($0, byCustomer[$0]!.points, byCustomer[$0]!.first) }
     }
 
@@ -165,5 +226,39 @@ struct Ledger {
             taken.append((lotId, part))
         }
         return taken
+    }
+}
+
+/// The day history in the customer row: 16 bytes a day (day number, visits, spend in minor
+/// units), little-endian. One blob read and written with the row instead of a table of days
+/// queried, pruned and upserted per purchase.
+enum DayHistoryCodec {
+    static func encode(_ days: [VisitHistory.Day]) -> Data {
+        var bytes = [UInt8]()
+        bytes.reserveCapacity(days.count * 16)
+        for day in days {
+            append(UInt32(truncatingIfNeeded: day.day), to: &bytes)
+            append(UInt32(truncatingIfNeeded: day.visits), to: &bytes)
+            append(UInt64(bitPattern: Int64(day.spend)), to: &bytes)
+        }
+        return Data(bytes)
+    }
+
+    /// A blob of the wrong length (it can only come from outside the plugin) reads as no history.
+    static func decode(_ data: Data) -> [VisitHistory.Day] {
+        guard data.count % 16 == 0 else { return [] }
+        return data.withUnsafeBytes { raw in
+            (0..<data.count / 16).map { i in
+                let base = i * 16
+                let day = Int32(bitPattern: raw.loadUnaligned(fromByteOffset: base, as: UInt32.self).littleEndian)
+                let visits = Int32(bitPattern: raw.loadUnaligned(fromByteOffset: base + 4, as: UInt32.self).littleEndian)
+                let spend = Int64(bitPattern: raw.loadUnaligned(fromByteOffset: base + 8, as: UInt64.self).littleEndian)
+                return VisitHistory.Day(day: Int(day), visits: Int(visits), spend: Double(spend))
+            }
+        }
+    }
+
+    private static func append<T: FixedWidthInteger>(_ value: T, to bytes: inout [UInt8]) {
+        withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) }
     }
 }

@@ -13,6 +13,7 @@ public struct PointsAccrualPlugin: LoyaltyPlugin {
     public let name = "points-accrual"
     public let topics: Set<String> = [EventType.purchase, EventType.return, EventType.survey, "points.redeemed"]
     public let rules: LiveRules
+    let schedule = SweepSchedule()
 
     public init(rules: LiveRules = LiveRules()) {
         self.rules = rules
@@ -25,6 +26,16 @@ public struct PointsAccrualPlugin: LoyaltyPlugin {
     }
 
     public func apply(_ event: StoredEvent, in db: Database, emit: inout Emitter) throws {
+        do {
+            try applyOrThrow(event, in: db, emit: &emit)
+        } catch {
+            // This event's writes are rolled back: what the schedule learnt from them goes too.
+            schedule.forget()
+            throw error
+        }
+    }
+
+    private func applyOrThrow(_ event: StoredEvent, in db: Database, emit: inout Emitter) throws {
         let ledger = Ledger(db: db)
         let book = rules.current
         let now = event.envelope.occurredAt.epochMilliseconds
@@ -36,7 +47,7 @@ public struct PointsAccrualPlugin: LoyaltyPlugin {
         switch event.envelope.payload {
         case .purchase(let purchase):
             guard let customerId = purchase.customerId else { return }   // anonymous: nobody to credit
-            try Accrual(ledger: ledger, book: book).accrue(purchase, customerId: customerId, event: event.envelope, emit: &emit)
+            try Accrual(ledger: ledger, book: book, schedule: schedule).accrue(purchase, customerId: customerId, event: event.envelope, emit: &emit)
         case .return(let returned):
             try Reversal(ledger: ledger, book: book).reverse(returned, event: event.envelope, emit: &emit)
         case .survey(let survey):
@@ -51,21 +62,33 @@ public struct PointsAccrualPlugin: LoyaltyPlugin {
         }
     }
 
-    /// Expiry and expiry notices, as of the event's time.
+    /// Expiry and expiry notices, as of the event's time. Most events find, from the
+    /// schedule, that nothing is due, without a query.
     private func sweep(_ ledger: Ledger, book: RuleBook, now: Int64, emit: inout Emitter) throws {
-        for lapsed in try ledger.expire(now: now) {
-            emit.emit(type: "points.expired", key: "expired-\(lapsed.lotId)", payload: [
-                "customerId": .string(lapsed.customerId), "points": .int(lapsed.points),
-                "purchaseEventId": .string(lapsed.purchaseEventId),
-            ])
+        var known = try schedule.current(ledger)
+        let noticeAhead = book.earning?.expiryNoticeSeconds.map { Int64($0 * 1000) }
+        let horizon = noticeAhead.map { now + $0 }
+        guard known.nextExpiry <= now || (horizon.map { known.nextNotice <= $0 } ?? false) else { return }
+        if known.nextExpiry <= now {
+            for lapsed in try ledger.expire(now: now) {
+                emit.emit(type: "points.expired", key: "expired-\(lapsed.lotId)", payload: [
+                    "customerId": .string(lapsed.customerId), "points": .int(lapsed.points),
+                    "purchaseEventId": .string(lapsed.purchaseEventId),
+                ])
+            }
+            known.nextExpiry = try ledger.nextExpiry() ?? .max
         }
-        guard let notice = book.earning?.expiryNoticeSeconds else { return }
-        for due in try ledger.dueNotices(horizon: now + Int64(notice * 1000)) {
-            emit.emit(type: "points.expiring", key: "expiring-\(due.customerId)", payload: [
-                "customerId": .string(due.customerId), "points": .int(due.points),
-                "expiresAt": .string(Timestamp(epochMilliseconds: due.firstExpiry).rfc3339),
-            ])
+        if let horizon, known.nextNotice <= horizon {
+            for due in try ledger.dueNotices(after: known.noticedThrough, horizon: horizon) {
+                emit.emit(type: "points.expiring", key: "expiring-\(due.customerId)", payload: [
+                    "customerId": .string(due.customerId), "points": .int(due.points),
+                    "expiresAt": .string(Timestamp(epochMilliseconds: due.firstExpiry).rfc3339),
+                ])
+            }
+            known.noticedThrough = max(known.noticedThrough, horizon)
+            known.nextNotice = try ledger.nextNotice(after: known.noticedThrough) ?? .max
         }
+        schedule.swept(known, in: ledger.db)
     }
 
     public var services: [String: ServiceHandler] {

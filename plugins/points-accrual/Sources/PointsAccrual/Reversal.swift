@@ -21,24 +21,23 @@ struct Reversal {
                 "customerId": returned.customerId.map { .string($0) } ?? .null, "reason": .string(reason),
             ])
         }
-        guard let purchase = try Row.fetchOne(db.cachedStatement(sql: "SELECT customerId, total, returned, lotId FROM purchases WHERE eventId = ?"),
-                                              arguments: [returned.originalEventId]) else {
+        guard let lot = try Row.fetchOne(db.cachedStatement(sql: """
+                SELECT lotId, customerId, total, returned, points, reversed, rulesVersion FROM lots WHERE eventId = ?
+                """), arguments: [returned.originalEventId]) else {
             refuse("unknown receipt: no purchase by a loyalty customer with event id \(returned.originalEventId)")
             return
         }
-        let customerId: String = purchase[0], total: Int64 = purchase[1], returnedBefore: Int64 = purchase[2], lotId: Int64? = purchase[3]
+        let lotId: Int64 = lot[0], customerId: String = lot[1], total: Int64 = lot[2], returnedBefore: Int64 = lot[3]
         if let claimant = returned.customerId, claimant != customerId {
             refuse("the receipt belongs to another customer")
             return
         }
         let returnedNow = min(total, returnedBefore + returned.total)
-        try db.cachedStatement(sql: "UPDATE purchases SET returned = ? WHERE eventId = ?").execute(arguments: [returnedNow, returned.originalEventId])
-        guard let lotId, total > 0,
-              let lot = try Row.fetchOne(db.cachedStatement(sql: "SELECT points, reversed, inQualifying, rulesVersion FROM lots WHERE lotId = ?"),
-                                         arguments: [lotId]) else {
+        try db.cachedStatement(sql: "UPDATE lots SET returned = ? WHERE lotId = ?").execute(arguments: [returnedNow, lotId])
+        guard total > 0, (lot[4] as Int64) > 0 else {
             return   // the purchase earned no points: nothing to take back
         }
-        let points: Int64 = lot[0], reversedBefore: Int64 = lot[1], inQualifying: Bool = lot[2], rulesVersion: String = lot[3]
+        let points: Int64 = lot[4], reversedBefore: Int64 = lot[5], rulesVersion: String = lot[6]
         // Rounded down, except that returning everything takes back everything.
         let target = returnedNow >= total ? points : Int64((Double(points) * Double(returnedNow) / Double(total)).rounded(.down))
         let delta = target - reversedBefore
@@ -46,6 +45,8 @@ struct Reversal {
 
         var customer = try ledger.customer(customerId)
         try ledger.catchUp(&customer, now: now)
+        // Catching up may just have released the lot into the tier count: ask again.
+        let inQualifying = try Bool.fetchOne(db.cachedStatement(sql: "SELECT inQualifying FROM lots WHERE lotId = ?"), arguments: [lotId]) ?? false
         try db.cachedStatement(sql: "UPDATE lots SET reversed = reversed + ? WHERE lotId = ?").execute(arguments: [delta, lotId])
         if inQualifying { customer.qualifying -= delta }
         let taken = try ledger.take(delta, from: &customer, firstLot: lotId, now: now)

@@ -1,4 +1,5 @@
 import GRDB
+import LoyaltyRules
 
 /// The plugin's tables, in the order they were introduced.
 enum Schema {
@@ -98,6 +99,44 @@ enum Schema {
                     UNIQUE (redemptionId, lotId)
                 );
                 """)
+        }
+        migrator.registerMigration("points-accrual v3 one row per purchase") { db in
+            // Replaying a journal costs per statement: a purchase is now one lot row (a lot of 0
+            // points when it earned nothing, so a return still finds its receipt), its accrual
+            // is the lot itself rather than a ledger row too, the day history is a blob in the
+            // customer row, and the instants at which a customer's lots change state are kept
+            // there so that most purchases need no query over lots at all.
+            try db.execute(sql: """
+                ALTER TABLE lots ADD COLUMN total INTEGER NOT NULL DEFAULT 0;      -- the purchase's amount, minor units
+                ALTER TABLE lots ADD COLUMN returned INTEGER NOT NULL DEFAULT 0;   -- returned of it so far
+                UPDATE lots SET total = p.total, returned = p.returned FROM purchases p WHERE p.lotId = lots.lotId;
+                INSERT INTO lots (customerId, eventId, earnedAt, points, remaining, pendingUntil, rulesVersion, rules, released, total, returned)
+                    SELECT customerId, eventId, 0, 0, 0, 0, '', '[]', 1, total, returned FROM purchases WHERE lotId IS NULL;
+                DROP TABLE purchases;
+                DELETE FROM ledger WHERE kind = 'accrued';
+
+                ALTER TABLE customers ADD COLUMN nextRelease INTEGER;
+                ALTER TABLE customers ADD COLUMN nextLapse INTEGER;
+                ALTER TABLE customers ADD COLUMN days BLOB;
+                UPDATE customers SET
+                    nextRelease = (SELECT MIN(pendingUntil) FROM lots l WHERE l.customerId = customers.customerId AND l.released = 0),
+                    nextLapse = (SELECT MIN(qualifyingUntil) FROM lots l WHERE l.customerId = customers.customerId AND l.inQualifying = 1);
+
+                -- Notices go out in expiry order: a mark replaces the per-lot flag and its index.
+                CREATE TABLE sweep (id INTEGER PRIMARY KEY CHECK (id = 1), noticedThrough INTEGER NOT NULL);
+                INSERT INTO sweep (id, noticedThrough) VALUES (1, COALESCE(
+                    (SELECT MIN(expiresAt) - 1 FROM lots WHERE noticed = 0 AND expired = 0 AND expiresAt IS NOT NULL),
+                    (SELECT MAX(expiresAt) FROM lots WHERE noticed = 1), 0));
+                DROP INDEX lots_notice;
+                """)
+            // The day history moves into the customer rows.
+            var days: [String: [VisitHistory.Day]] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT customerId, day, visits, spend FROM customer_days ORDER BY customerId, day") {
+                days[row[0], default: []].append(VisitHistory.Day(day: row[1], visits: row[2], spend: Double(row[3] as Int64)))
+            }
+            let update = try db.makeStatement(sql: "UPDATE customers SET days = ? WHERE customerId = ?")
+            for (customerId, history) in days { try update.execute(arguments: [DayHistoryCodec.encode(history), customerId]) }
+            try db.execute(sql: "DROP TABLE customer_days")
         }
     }
 }
