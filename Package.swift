@@ -12,6 +12,8 @@ let package = Package(
         .executable(name: "loyalty", targets: ["LoyaltyCLI"]),
         .executable(name: "store-counter", targets: ["StoreCounterPlugin"]),
         .executable(name: "points-accrual", targets: ["PointsAccrualPlugin"]),
+        .executable(name: "customer-scoring", targets: ["CustomerScoringPlugin"]),
+        .executable(name: "satisfaction", targets: ["SatisfactionPlugin"]),
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "LoyaltyEvents", targets: ["LoyaltyEvents"]),
         .library(name: "PluginRuntime", targets: ["PluginRuntime"]),
@@ -111,6 +113,40 @@ let package = Package(
             path: "plugins/points-accrual/Sources/Main",
             swiftSettings: strict
         ),
+        // The customer-scoring plugin: its logic as a library (tested directly), and a thin executable.
+        .target(
+            name: "CustomerScoring",
+            dependencies: [
+                "PluginRuntime", "LoyaltyEvents", "LoyaltyScoring",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "plugins/customer-scoring/Sources/CustomerScoring",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "CustomerScoringPlugin",
+            dependencies: ["CustomerScoring", "PluginRuntime", "LoyaltyConfig"],
+            path: "plugins/customer-scoring/Sources/CustomerScoringPlugin",
+            swiftSettings: strict
+        ),
+        // The satisfaction monitor: NPS windows and alerts as a library (tested directly), and a thin executable.
+        .target(
+            name: "Satisfaction",
+            dependencies: [
+                "PluginRuntime", "LoyaltyEvents", "LoyaltyRules",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "plugins/satisfaction/Sources/Satisfaction",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "SatisfactionPlugin",
+            dependencies: ["Satisfaction", "PluginRuntime"],
+            path: "plugins/satisfaction/Sources/Main",
+            swiftSettings: strict
+        ),
         // Helpers shared by the test targets: temporary folders, free ports, sample events.
         .target(name: "LoyaltyTestSupport", dependencies: [
             "LoyaltyEvents", "ZeroMQ", "LoyaltyBus", "LoyaltyWire", .product(name: "Logging", package: "swift-log"),
@@ -142,6 +178,14 @@ let package = Package(
             "PointsAccrual", "PluginRuntime", "LoyaltyRules", "LoyaltyEvents", "LoyaltyTestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "plugins/points-accrual/Tests"),
+        .testTarget(name: "CustomerScoringTests", dependencies: [
+            "CustomerScoring", "PluginRuntime", "LoyaltyScoring", "LoyaltyEvents", "LoyaltySimulation", "LoyaltyTestSupport",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], path: "plugins/customer-scoring/Tests"),
+        .testTarget(name: "SatisfactionTests", dependencies: [
+            "Satisfaction", "PluginRuntime", "LoyaltyRules", "LoyaltyEvents",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], path: "plugins/satisfaction/Tests"),
         .testTarget(name: "IntegrationTests", dependencies: [
             "LoyaltyWire", "LoyaltyTestSupport", "LoyaltyEvents", "LoyaltySimulation", "ZeroMQ", "LoyaltyRules",
             .product(name: "GRDB", package: "GRDB.swift"),

@@ -20,6 +20,8 @@ struct Loyalty: AsyncParsableCommand {
             RequestCommand.self,
             RulesCommand.self,
             CustomerCommand.self,
+            AlertsCommand.self,
+            ReportCommand.self,
             BenchCommand.self,
         ]
     )

@@ -37,23 +37,47 @@ enum Special {
         return e / (1 + e)
     }
 
+    /// Most terms `hyp2f1Series` sums before giving up (it used to be 1,000,000, returning whatever
+    /// partial sum it had). Past their peak the terms shrink like zⁿ, so a well-posed model needs a few
+    /// hundred (CDNOW: under 300, z ≤ 0.85); 100,000 covers z up to about 0.9996. Parameters that need
+    /// more (r in the millions with α small: only a degenerate fit gives those) would cost milliseconds
+    /// per call for a meaningless number: NaN instead, so callers can tell "cannot evaluate" from a value.
+    static let hyp2f1MaximumTerms = 100_000
+
     /// Gauss hypergeometric ₂F₁(a, b; c; z) by its power series, for 0 ≤ z < 1 and c > 0.
-    /// Returns +infinity when the partial sums overflow (the caller then uses a transformation).
+    /// Returns +infinity when the partial sums overflow (the caller then uses a transformation), and
+    /// NaN when the series would not converge within `hyp2f1MaximumTerms` terms.
     static func hyp2f1Series(_ a: Double, _ b: Double, _ c: Double, _ z: Double) -> Double {
         if z == 0 { return 1 }
+        guard z > 0, z < 1, c > 0, a.isFinite, b.isFinite, c.isFinite else { return .nan }
+        // With a, b ≥ 0 the terms grow while (a+n)(b+n)·z > (c+n)(n+1), i.e. up to the larger root n* of
+        // (1−z)n² + (c+1−z(a+b))n + (c−zab); past it they fall at least like zⁿ. Refuse at once
+        // what cannot finish in time. (Negative parameters, from Euler's transformation, rely on the cap.)
+        if a >= 0 && b >= 0 {
+            let qa = 1 - z, qb = c + 1 - z * (a + b), qc = c - z * a * b
+            let discriminant = qb * qb - 4 * qa * qc
+            let peak = discriminant > 0 ? Swift.max(0, (-qb + discriminant.squareRoot()) / (2 * qa)) : 0
+            let tail = 40 / -Foundation.log(z)  // zⁿ < e⁻⁴⁰ < 1e-17
+            if peak + tail > Double(hyp2f1MaximumTerms) { return .nan }
+        }
         var term = 1.0
         var sum = 1.0
         var n = 0.0
         // Terms eventually shrink like n^(a+b-c-1) z^n; z < 1 so this ends.
-        while n < 1_000_000 {
+        while n < Double(hyp2f1MaximumTerms) {
             term *= (a + n) * (b + n) / ((c + n) * (n + 1)) * z
             sum += term
             if !sum.isFinite { return .infinity }
             n += 1
-            if Swift.abs(term) <= 1e-17 * Swift.abs(sum) && n > a + b { break }
-            if term == 0 { break }
+            // A negligible term ends the sum once the terms can no longer grow back: past a + b
+            // (lifetimes' rule, needed when a parameter is negative), or, with a, b ≥ 0, as soon as
+            // the next ratio is below 1, so that large parameters with a small z (r and α both large:
+            // nearly the same purchase rate for everyone) stop after a few terms, not after a + b.
+            if Swift.abs(term) <= 1e-17 * Swift.abs(sum)
+                && (n > a + b || (a >= 0 && b >= 0 && (a + n) * (b + n) * z < (c + n) * (n + 1))) { return sum }
+            if term == 0 { return sum }
         }
-        return sum
+        return .nan
     }
 
     /// log ₂F₁(a, b; c; z) for 0 ≤ z < 1, as lifetimes computes it: the direct series, or, when that
@@ -61,6 +85,7 @@ enum Special {
     static func logHyp2f1(_ a: Double, _ b: Double, _ c: Double, _ z: Double) -> Double {
         let direct = hyp2f1Series(a, b, c, z)
         if direct.isFinite && direct > 0 { return Foundation.log(direct) }
+        if direct.isNaN { return .nan }
         let alt = hyp2f1Series(c - a, c - b, c, z)
         return Foundation.log(alt) + (c - a - b) * Foundation.log1p(-z)
     }

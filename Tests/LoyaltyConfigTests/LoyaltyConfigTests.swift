@@ -44,7 +44,7 @@ func expectConfigError(_ body: () throws -> Void) -> ConfigError? {
                                            replay: "tcp://127.0.0.1:5603"))
         #expect(config.dataDirectory == "/x/var")
         #expect(config.pluginsDirectory == "/x/plugins")
-        #expect(config.enabledPlugins == ["store-counter", "points-accrual"])
+        #expect(config.enabledPlugins == ["store-counter", "points-accrual", "customer-scoring", "satisfaction"])
         #expect(config.rulesDirectory == "/x/config/rules")
         #expect(config.sourceFile == nil)
         #expect(config.journalPath == "/x/var/journal.sqlite")
@@ -192,9 +192,16 @@ func expectConfigError(_ body: () throws -> Void) -> ConfigError? {
             .deletingLastPathComponent().deletingLastPathComponent().path
         let config = try LoyaltyConfiguration.load(path: repoRoot + "/config/loyalty.yaml")
         let manifests = try PluginManifest.loadEnabled(config)
-        #expect(manifests.map(\.name) == ["store-counter", "points-accrual"])
-        #expect(manifests.last?.rules == ["earning", "tiers"])
-        #expect(manifests.last?.services.contains("points.redeem") == true)
+        #expect(manifests.map(\.name) == ["store-counter", "points-accrual", "customer-scoring", "satisfaction"])
+        let satisfaction = manifests.first { $0.name == "satisfaction" }
+        #expect(satisfaction?.rules == ["alerts"])
+        #expect(satisfaction?.topicsIn == ["survey", "purchase", "customer.scored"])
+        let points = manifests.first { $0.name == "points-accrual" }
+        #expect(points?.rules == ["earning", "tiers"])
+        #expect(points?.services.contains("points.redeem") == true)
+        let scoring = manifests.first { $0.name == "customer-scoring" }
+        #expect(scoring?.topicsOut == ["customer.scored"])
+        #expect(scoring?.services == ["customer.score"])
         #expect(manifests.first?.description == "Counts purchases and returns per store (the reference plugin)")
         #expect(manifests.first?.topicsIn == ["purchase", "return"])
         #expect(manifests.first?.topicsOut == ["store.milestone"])

@@ -53,7 +53,7 @@ public struct RuleBook: Sendable {
         if let tiers { ids["tiers"] = tiers.levels.map(\.header.id) }
         if let rewards { ids["rewards"] = rewards.rules.map(\.header.id) }
         if let campaigns { ids["campaigns"] = campaigns.rules.map(\.header.id) }
-        if let alerts { ids["alerts"] = alerts.rules.map(\.header.id) }
+        if let alerts { ids["alerts"] = alerts.rules.map(\.header.id) + alerts.watches.map(\.header.id) }
         return ids
     }
 

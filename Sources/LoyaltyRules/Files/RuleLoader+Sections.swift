@@ -202,8 +202,18 @@ extension LoadContext {
 
     mutating func readAlerts(_ node: Node, in text: SourceText) {
         guard let items = list(node, key: "alerts", in: text) else { return }
-        let allowed = ["id", "description", "priority", "group", "when", "severity", "message"]
+        let allowed = ["id", "description", "priority", "group", "kind", "when", "severity", "message", "action"]
         for item in items {
+            if let kindNode = alertKind(item), let word = string(kindNode, key: "kind", in: text), word != "survey" {
+                guard let kind = AlertWatch.Kind(rawValue: word) else {
+                    let kinds = ["survey"] + AlertWatch.Kind.allCases.map(\.rawValue)
+                    diagnostics.append(text.diagnostic("kind must be \(kinds.dropLast().joined(separator: ", ")) or \(kinds.last!), found '\(word)'",
+                                                       at: kindNode, suggestion: closest(to: word, in: kinds).map { "did you mean '\($0)'?" }))
+                    continue
+                }
+                readAlertWatch(item, kind: kind, in: text)
+                continue
+            }
             guard let keys = mapping(item, allowed: allowed, what: "an alert", in: text),
                   let header = header(keys, item: item, in: text, section: "alerts") else { continue }
             guard let (_, whenNode) = keys["when"] else {
@@ -223,9 +233,93 @@ extension LoadContext {
                 }
             }
             let message = keys["message"].flatMap { string($0.value, key: "message", in: text, ruleId: header.id) } ?? header.description ?? header.id
+            let action = keys["action"].flatMap { string($0.value, key: "action", in: text, ruleId: header.id) }
             guard let when else { continue }
-            alerts.append(AlertRule(header: header, when: when, severity: severity, message: message))
+            alerts.append(AlertRule(header: header, when: when, severity: severity, message: message, action: action))
             analysed.append(AnalysedRule(section: "alerts", header: header, kind: "alert", shape: when.shape, index: analysed.count))
         }
+    }
+
+    /// The `kind:` of an alert item, if it is a mapping that has one.
+    private func alertKind(_ item: Node) -> Node? {
+        guard case .mapping(let mapping) = item else { return nil }
+        for (key, value) in mapping {
+            if case .scalar(let scalar) = key, scalar.string == "kind" { return value }
+        }
+        return nil
+    }
+
+    /// An alert with `kind:` other than `survey`: NPS windows, detractor surges, churn risk, drivers.
+    private mutating func readAlertWatch(_ item: Node, kind: AlertWatch.Kind, in text: SourceText) {
+        let common = ["id", "description", "kind", "severity", "message", "action"]
+        let specific: [String] = switch kind {
+        case .npsBelow: ["window", "minResponses", "below", "scope"]
+        case .npsDrop: ["window", "minResponses", "drop", "scope"]
+        case .detractorSurge: ["window", "minDetractors", "factor", "baseline", "scope"]
+        case .churnRisk: ["when", "pAliveBelow", "gapFactor", "minVisits"]
+        case .topDriver: ["window", "minDetractors"]
+        }
+        guard let keys = mapping(item, allowed: common + specific, what: "a \(kind.rawValue) alert", in: text),
+              let header = header(keys, item: item, in: text, section: "alerts") else { return }
+        let errorsBefore = diagnostics.count
+        var severity = AlertWatch.defaultSeverity(kind)
+        if let (_, severityNode) = keys["severity"], let word = string(severityNode, key: "severity", in: text, ruleId: header.id) {
+            if let parsed = AlertRule.Severity(rawValue: word) {
+                severity = parsed
+            } else {
+                diagnostics.append(text.diagnostic("severity must be info, warning, high or critical, found '\(word)'", at: severityNode,
+                                                   suggestion: closest(to: word, in: AlertRule.Severity.allCases.map(\.rawValue)).map { "did you mean '\($0)'?" },
+                                                   ruleId: header.id))
+            }
+        }
+        let message = keys["message"].flatMap { string($0.value, key: "message", in: text, ruleId: header.id) } ?? header.description ?? header.id
+        let action = keys["action"].flatMap { string($0.value, key: "action", in: text, ruleId: header.id) }
+        var watch = AlertWatch(header: header, kind: kind, severity: severity, message: message, action: action,
+                               window: AlertWatch.defaultWindow(kind))
+        if let (_, node) = keys["window"], let seconds = duration(node, key: "window", in: text, ruleId: header.id) {
+            if seconds >= 3600 { watch.window = seconds } else {
+                diagnostics.append(text.diagnostic("'window' must be at least 1h, found '\(format(seconds / 3600))h'", at: node,
+                                                   suggestion: "for example window: 7d", ruleId: header.id))
+            }
+        }
+        if let (_, node) = keys["baseline"], let seconds = duration(node, key: "baseline", in: text, ruleId: header.id) {
+            if seconds >= 3600 { watch.baseline = seconds } else {
+                diagnostics.append(text.diagnostic("'baseline' must be at least 1h", at: node, suggestion: "for example baseline: 30d", ruleId: header.id))
+            }
+        }
+        if let (_, node) = keys["scope"], let word = string(node, key: "scope", in: text, ruleId: header.id) {
+            if let coverage = AlertWatch.Coverage(rawValue: word) { watch.coverage = coverage } else {
+                diagnostics.append(text.diagnostic("scope must be stores, chain or both, found '\(word)'", at: node,
+                                                   suggestion: closest(to: word, in: AlertWatch.Coverage.allCases.map(\.rawValue)).map { "did you mean '\($0)'?" },
+                                                   ruleId: header.id))
+            }
+        }
+        if let (_, node) = keys["minResponses"], let n = number(node, key: "minResponses", in: text, ruleId: header.id, range: 1...1_000_000) {
+            watch.minResponses = Int(n)
+        }
+        if let (_, node) = keys["minDetractors"], let n = number(node, key: "minDetractors", in: text, ruleId: header.id, range: 1...1_000_000) {
+            watch.minDetractors = Int(n)
+        }
+        if let (_, node) = keys["minVisits"], let n = number(node, key: "minVisits", in: text, ruleId: header.id, range: 2...1_000_000) {
+            watch.minVisits = Int(n)
+        }
+        if let (_, node) = keys["below"], let n = number(node, key: "below", in: text, ruleId: header.id, range: -100...100) { watch.below = n }
+        if let (_, node) = keys["drop"], let n = number(node, key: "drop", in: text, ruleId: header.id, range: 1...200) { watch.drop = n }
+        if let (_, node) = keys["factor"], let n = number(node, key: "factor", in: text, ruleId: header.id, range: 1...100) { watch.factor = n }
+        if let (_, node) = keys["pAliveBelow"], let n = number(node, key: "pAliveBelow", in: text, ruleId: header.id, range: 0...1) { watch.pAliveBelow = n }
+        if let (_, node) = keys["gapFactor"], let n = number(node, key: "gapFactor", in: text, ruleId: header.id, range: 1...1000) { watch.gapFactor = n }
+        if let (_, node) = keys["when"] {
+            watch.when = condition(node, scope: scope([.customer, .clock]), in: text, ruleId: header.id)
+        }
+        let required: String? = switch kind {
+        case .npsBelow where keys["below"] == nil: "a nps-below alert needs 'below': the NPS it must not fall under, e.g. below: 20"
+        case .npsDrop where keys["drop"] == nil: "a nps-drop alert needs 'drop': NPS points against the window before, e.g. drop: 15"
+        case .churnRisk where keys["pAliveBelow"] == nil && keys["gapFactor"] == nil:
+            "a churn-risk alert needs 'pAliveBelow' (e.g. 0.3), 'gapFactor' (e.g. 3), or both"
+        default: nil
+        }
+        if let required { diagnostics.append(text.diagnostic(required, at: keys["id"]?.key ?? item, ruleId: header.id)) }
+        guard diagnostics.count == errorsBefore else { return }
+        alertWatches.append(watch)
     }
 }

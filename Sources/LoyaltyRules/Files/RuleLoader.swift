@@ -109,7 +109,8 @@ public enum RuleLoader {
             tiers: context.tierLevels.isEmpty ? nil : TierPolicy(levels: context.tierLevels),
             rewards: context.rewards.isEmpty ? nil : RewardPolicy(rules: context.rewards.sortedByPriority(\.header)),
             campaigns: context.campaigns.isEmpty ? nil : CampaignPolicy(rules: context.campaigns.sortedByPriority(\.header)),
-            alerts: context.alerts.isEmpty ? nil : AlertPolicy(rules: context.alerts.sortedByPriority(\.header)),
+            alerts: context.alerts.isEmpty && context.alertWatches.isEmpty ? nil
+                : AlertPolicy(rules: context.alerts.sortedByPriority(\.header), watches: context.alertWatches),
             warnings: diagnostics.filter { $0.severity == .warning }, usage: context.usage)
         return Result(book: book, diagnostics: diagnostics)
     }
@@ -128,6 +129,7 @@ struct LoadContext {
     var rewards: [RewardRule] = []
     var campaigns: [CampaignRule] = []
     var alerts: [AlertRule] = []
+    var alertWatches: [AlertWatch] = []
     var usage = ExpressionUsage()
     /// Every rule id seen, with where, to refuse duplicates.
     var ids: [String: (file: String, line: Int)] = [:]

@@ -264,6 +264,8 @@ public struct AlertRule: Sendable {
     public var severity: Severity
     /// What the store manager reads.
     public var message: String
+    /// What to do about it (`action:`); nil when the rule does not say.
+    public var action: String? = nil
 }
 
 public struct AlertPolicy: Sendable {
@@ -273,9 +275,12 @@ public struct AlertPolicy: Sendable {
     }
 
     private var steps: RuleCodes
+    /// Alerts over many answers and events (`kind:` other than `survey`), in file order.
+    public var watches: [AlertWatch]
 
-    public init(rules: [AlertRule]) {
+    public init(rules: [AlertRule], watches: [AlertWatch] = []) {
         self.rules = rules
+        self.watches = watches
         steps = Self.steps(rules)
     }
 

@@ -141,7 +141,10 @@ struct ScoringDatabase {
         let attempts = (fits.map(\.0) + failed).sorted()
         let afterFirst = attempts.filter { $0 > first.0 }
         #expect(afterFirst == Array(stride(from: 150, through: applied, by: 150)).filter { $0 > first.0 })
-        for early in attempts where early < first.0 { #expect(early % 150 == 0 || (early - attempts[0]) % 50 == 0) }
+        // Before it: each attempt is on the 150-cadence or 50 purchases after the previous attempt.
+        for (previous, early) in zip(attempts, attempts.dropFirst()) where early <= first.0 {
+            #expect(early % 150 == 0 || early - previous == 50, "attempt at \(early) after \(previous)")
+        }
         // The last fits do converge.
         #expect(fits.count >= 2)
         // Everyone with history is scored against the last fit or rescored since.

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import LoyaltyEvents
 import LoyaltyScoring
 import PluginRuntime
@@ -66,8 +67,12 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
                     ggP REAL NOT NULL, ggQ REAL NOT NULL, ggV REAL NOT NULL,
                     ggLogLikelihood REAL NOT NULL, ggCustomers INTEGER NOT NULL,
                     marginP REAL, marginQ REAL, marginV REAL,
-                    marginLogLikelihood REAL, marginCustomers INTEGER
+                    marginLogLikelihood REAL, marginCustomers INTEGER,
+                    -- The population's rank boundaries at this fit (RankCuts): between refits a customer
+                    -- is ranked against them, in O(log n) and without reading anyone else's score.
+                    clvCuts BLOB NOT NULL, recencyCuts BLOB NOT NULL, frequencyCuts BLOB NOT NULL, monetaryCuts BLOB NOT NULL
                 );
+                -- Fits refused (did not converge, or degenerate: see FitGate); the fit in force stays.
                 CREATE TABLE scoring_fit_failures (seq INTEGER PRIMARY KEY, purchasesApplied INTEGER NOT NULL, error TEXT NOT NULL);
                 CREATE TABLE scoring_scores (
                     customerId TEXT PRIMARY KEY,
@@ -137,21 +142,21 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
         // Margin of the receipt discount is taken off the margin, as it is off the spend.
         if let m = margin { margin = m - purchase.discount }
 
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO scoring_purchases (eventId, customerId, periodStart, amount, margin) VALUES (?, ?, ?, ?, ?)
             ON CONFLICT(eventId) DO NOTHING
-            """, arguments: [event.envelope.eventId, customerId, period, purchase.total, margin])
+            """).execute(arguments: [event.envelope.eventId, customerId, period, purchase.total, margin])
         guard db.changesCount == 1 else { return [] }  // the same purchase twice: applied once
 
-        let isNewCustomer = try Int64.fetchOne(db, sql: "SELECT 1 FROM scoring_periods WHERE customerId = ? LIMIT 1",
+        let isNewCustomer = try Int64.fetchOne(db.cachedStatement(sql: "SELECT 1 FROM scoring_periods WHERE customerId = ? LIMIT 1"),
                                                arguments: [customerId]) == nil
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO scoring_periods (customerId, periodStart, purchases, spend, margin, marginUnknown) VALUES (?, ?, 1, ?, ?, ?)
             ON CONFLICT(customerId, periodStart) DO UPDATE SET purchases = purchases + 1, spend = spend + excluded.spend,
                 margin = margin + excluded.margin, marginUnknown = marginUnknown + excluded.marginUnknown
-            """, arguments: [customerId, period, purchase.total, margin ?? 0, margin == nil ? 1 : 0])
-        try db.execute(sql: "UPDATE scoring_state SET purchasesApplied = purchasesApplied + 1, customers = customers + ? WHERE id = 1",
-                       arguments: [isNewCustomer ? 1 : 0])
+            """).execute(arguments: [customerId, period, purchase.total, margin ?? 0, margin == nil ? 1 : 0])
+        try db.cachedStatement(sql: "UPDATE scoring_state SET purchasesApplied = purchasesApplied + 1, customers = customers + ? WHERE id = 1")
+            .execute(arguments: [isNewCustomer ? 1 : 0])
 
         let state = try State.fetch(db)
         let due: Bool
@@ -169,9 +174,9 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
     }
 
     private func applyReturn(_ returned: Return, event: StoredEvent, in db: Database) throws -> [ScoringEmission] {
-        guard let original = try Row.fetchOne(db, sql: """
+        guard let original = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT customerId, periodStart, amount, margin, returned FROM scoring_purchases WHERE eventId = ?
-            """, arguments: [returned.originalEventId]) else {
+            """), arguments: [returned.originalEventId]) else {
             return []  // a return of an anonymous or unknown purchase: nothing to correct
         }
         let customerId: String = original["customerId"]
@@ -186,10 +191,10 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
         let marginBack: Int64 = marginOfPurchase.map { m in
             amount > 0 ? Int64((Double(m) * Double(refund) / Double(amount)).rounded()) : 0
         } ?? 0
-        try db.execute(sql: "UPDATE scoring_purchases SET returned = returned + ? WHERE eventId = ?",
-                       arguments: [refund, returned.originalEventId])
-        try db.execute(sql: "UPDATE scoring_periods SET spend = spend - ?, margin = margin - ? WHERE customerId = ? AND periodStart = ?",
-                       arguments: [refund, marginBack, customerId, period])
+        try db.cachedStatement(sql: "UPDATE scoring_purchases SET returned = returned + ? WHERE eventId = ?")
+            .execute(arguments: [refund, returned.originalEventId])
+        try db.cachedStatement(sql: "UPDATE scoring_periods SET spend = spend - ?, margin = margin - ? WHERE customerId = ? AND periodStart = ?")
+            .execute(arguments: [refund, marginBack, customerId, period])
         return try rescore(customerId: customerId, event: event, in: db)
     }
 
@@ -200,7 +205,9 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
         var currentFitSeq: Int64?
 
         static func fetch(_ db: Database) throws -> State {
-            let row = try Row.fetchOne(db, sql: "SELECT * FROM scoring_state WHERE id = 1")!
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM scoring_state WHERE id = 1")) else {
+                throw ScoringStateError(message: "scoring_state has no row: the database was not created by this plugin's migrations")
+            }
             return State(purchasesApplied: row["purchasesApplied"], customers: row["customers"],
                          lastFitAttempt: row["lastFitAttempt"], currentFitSeq: row["currentFitSeq"])
         }
@@ -229,10 +236,10 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
         let end = periodStart(event.envelope.occurredAt)
         let rows: [Row]
         if let customerId {
-            rows = try Row.fetchAll(db, sql: """
+            rows = try Row.fetchAll(db.cachedStatement(sql: """
                 SELECT customerId, periodStart, spend, margin, marginUnknown FROM scoring_periods
                 WHERE customerId = ? AND periodStart <= ? ORDER BY periodStart
-                """, arguments: [customerId, end])
+                """), arguments: [customerId, end])
         } else {
             rows = try Row.fetchAll(db, sql: """
                 SELECT customerId, periodStart, spend, margin, marginUnknown FROM scoring_periods
@@ -255,15 +262,25 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
         var purchases: BetaGeoParameters
         var spend: GammaGammaParameters
         var margin: GammaGammaParameters?
+        var cuts: RankCuts
 
         static func fetch(_ db: Database, fitSeq: Int64) throws -> Fit? {
-            guard let row = try Row.fetchOne(db, sql: "SELECT * FROM scoring_fits WHERE fitSeq = ?", arguments: [fitSeq]) else { return nil }
+            guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM scoring_fits WHERE fitSeq = ?"), arguments: [fitSeq])
+            else { return nil }
+            func cuts(_ column: String) throws -> [Double] {
+                guard let data: Data = row[column] else {
+                    throw ScoringStateError(message: "scoring_fits.\(column) is NULL for fit \(fitSeq)")
+                }
+                return try RankCuts.decode(data, column: column)
+            }
             var margin: GammaGammaParameters?
             if let p: Double = row["marginP"], let q: Double = row["marginQ"], let v: Double = row["marginV"] {
                 margin = GammaGammaParameters(p: p, q: q, v: v)
             }
             return Fit(fitSeq: fitSeq, purchases: BetaGeoParameters(r: row["r"], alpha: row["alpha"], a: row["a"], b: row["b"]),
-                       spend: GammaGammaParameters(p: row["ggP"], q: row["ggQ"], v: row["ggV"]), margin: margin)
+                       spend: GammaGammaParameters(p: row["ggP"], q: row["ggQ"], v: row["ggV"]), margin: margin,
+                       cuts: RankCuts(clv: try cuts("clvCuts"), recency: try cuts("recencyCuts"),
+                                      frequency: try cuts("frequencyCuts"), monetary: try cuts("monetaryCuts")))
         }
     }
 
@@ -299,35 +316,59 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
         return fit
     }
 
-    /// Refits both models at this event and rescores everyone. Nil when the fit fails (recorded).
+    /// Refits both models at this event and rescores everyone. Nil when the fit fails or is refused
+    /// as degenerate (recorded in `scoring_fit_failures` and logged): the fit in force stays.
     private func refit(event: StoredEvent, state: State, in db: Database) throws -> [ScoringEmission]? {
         try db.execute(sql: "UPDATE scoring_state SET lastFitAttempt = purchasesApplied WHERE id = 1")
         let (spend, margin) = try summaries(at: event, in: db)
+        let fit: Fit
         let purchaseFit: BetaGeoFit
         let spendFit: GammaGammaFit
+        let marginFit: GammaGammaFit?
+        var scores: [Score]
         do {
+            try FitGate.checkHistory(spend, settings: settings)
             purchaseFit = try BetaGeo.fit(spend)
+            try FitGate.checkPurchases(purchaseFit, longestHistory: spend.map(\.T).max() ?? 1)
             spendFit = try Self.fitSpend(spend).get()
+            let repeaters = spend.filter { $0.frequency > 0 && $0.monetaryValue > 0 }
+            try FitGate.checkSpend(spendFit, meanSpend: repeaters.map(\.monetaryValue).reduce(0, +) / Double(max(1, repeaters.count)))
+            // The margin model is optional: a degenerate one is dropped, not a reason to refuse the rest.
+            let margins = Array(margin.values).sorted { $0.customerId < $1.customerId }
+            let marginRepeaters = margins.filter { $0.frequency > 0 && $0.monetaryValue > 0 }
+            let meanMargin = marginRepeaters.map(\.monetaryValue).reduce(0, +) / Double(max(1, marginRepeaters.count))
+            marginFit = Self.fitMargin(margins, like: spend).flatMap { candidate in
+                (try? FitGate.checkSpend(candidate, meanSpend: meanMargin)).map { candidate }
+            }
+            let draft = Fit(fitSeq: event.seq, purchases: purchaseFit.parameters, spend: spendFit.parameters, margin: marginFit?.parameters,
+                            cuts: RankCuts(clv: [], recency: [], frequency: [], monetary: []))
+            scores = spend.map { score($0, margin: margin[$0.customerId], fit: draft) }
+            try FitGate.checkScores(scores, purchases: draft.purchases, horizon: settings.expectedPurchasesHorizon)
+            fit = Fit(fitSeq: event.seq, purchases: draft.purchases, spend: draft.spend, margin: draft.margin,
+                      cuts: RankCuts(clvValues: scores.map(\.clvValue), summaries: spend))
         } catch {
+            let kept = state.currentFitSeq.map { "the fit of seq \($0) stays in force" } ?? "no customer is scored until a fit is accepted"
+            Logger(label: "loyalty.plugin.\(name)").warning(
+                "model refit refused at seq \(event.seq) (\(state.purchasesApplied) purchases, \(spend.count) customers): \(error); \(kept)")
             try db.execute(sql: "INSERT OR REPLACE INTO scoring_fit_failures (seq, purchasesApplied, error) VALUES (?, ?, ?)",
                            arguments: [event.seq, state.purchasesApplied, String(describing: error)])
             return nil
         }
-        let marginFit = Self.fitMargin(Array(margin.values).sorted { $0.customerId < $1.customerId }, like: spend)
-        let bg = purchaseFit.parameters, gg = spendFit.parameters, mg = marginFit?.parameters
+        let bg = fit.purchases, gg = fit.spend, mg = fit.margin
         try db.execute(sql: """
             INSERT OR REPLACE INTO scoring_fits (fitSeq, observedAt, period, purchasesApplied, customers, r, alpha, a, b, bgLogLikelihood,
-                ggP, ggQ, ggV, ggLogLikelihood, ggCustomers, marginP, marginQ, marginV, marginLogLikelihood, marginCustomers)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ggP, ggQ, ggV, ggLogLikelihood, ggCustomers, marginP, marginQ, marginV, marginLogLikelihood, marginCustomers,
+                clvCuts, recencyCuts, frequencyCuts, monetaryCuts)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [event.seq, event.envelope.occurredAt.rfc3339, settings.period.rawValue, state.purchasesApplied, purchaseFit.customers,
                              bg.r, bg.alpha, bg.a, bg.b, purchaseFit.logLikelihood,
                              gg.p, gg.q, gg.v, spendFit.logLikelihood, spendFit.customers,
-                             mg?.p, mg?.q, mg?.v, marginFit?.logLikelihood, marginFit?.customers])
+                             mg?.p, mg?.q, mg?.v, marginFit?.logLikelihood, marginFit?.customers,
+                             RankCuts.encode(fit.cuts.clv), RankCuts.encode(fit.cuts.recency),
+                             RankCuts.encode(fit.cuts.frequency), RankCuts.encode(fit.cuts.monetary)])
         try db.execute(sql: "UPDATE scoring_state SET currentFitSeq = ? WHERE id = 1", arguments: [event.seq])
-        let fit = Fit(fitSeq: event.seq, purchases: bg, spend: gg, margin: mg)
 
-        // Everyone's scores, then population ranks (CLV percentile, RFM quintiles).
-        var scores = spend.map { score($0, margin: margin[$0.customerId], fit: fit) }
+        // Population ranks (CLV percentile, RFM quintiles) from the full sorted lists.
         let clvs = scores.map(\.clvValue).sorted()
         for i in scores.indices {
             scores[i].clvPercentile = Self.percentile(below: Self.countBelow(scores[i].clvValue, in: clvs), of: clvs.count)
@@ -360,6 +401,14 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
         var segment = RFMSegment.needsAttention
 
         var clv: Int64 { Int64(clvValue.rounded()) }
+
+        /// Numbers in their ranges: what may be stored and published. Tiny negative values are
+        /// rounding in the difference of two expectations.
+        var isValid: Bool {
+            (0...1).contains(pAlive) && expectedPurchases.isFinite && expectedPurchases >= -1e-9
+                && clvValue.isFinite && clvValue >= -1e-6 && clvValue < 9e18 && expectedAverageSpend.isFinite
+                && (profitClv.map { $0.isFinite && abs($0) < 9e18 } ?? true)
+        }
     }
 
     func score(_ c: CustomerSummary, margin: CustomerSummary?, fit: Fit) -> Score {
@@ -392,24 +441,22 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
     static func percentile(below: Int, of n: Int) -> Int { n == 0 ? 0 : (100 * below) / n }
 
     /// One customer's scores after a purchase or return of theirs, with the fit in force. Between
-    /// refits the customer is ranked (CLV percentile, RFM quintiles) against everyone's scores as
-    /// stored; the others are re-ranked at the next refit.
+    /// refits the customer is ranked (CLV percentile, RFM quintiles) against the population as it was
+    /// at that fit (its `RankCuts`); everyone is re-ranked at the next refit.
     private func rescore(customerId: String, event: StoredEvent, in db: Database) throws -> [ScoringEmission] {
         guard let fitSeq = try State.fetch(db).currentFitSeq, let fit = try Fit.fetch(db, fitSeq: fitSeq) else { return [] }
         let (spend, margin) = try summaries(at: event, customerId: customerId, in: db)
         guard let summary = spend.first else { return [] }
         var score = score(summary, margin: margin[customerId], fit: fit)
-        let others = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scoring_scores WHERE customerId != ?", arguments: [customerId]) ?? 0
-        let n = others + 1
-        func below(_ sql: String, _ value: Double) throws -> Int {
-            try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scoring_scores WHERE customerId != ? AND \(sql)", arguments: [customerId, value]) ?? 0
+        // The fit in force was checked on everyone at its time; a history it never saw (much longer
+        // since) could still be out of its reach. The previous score then stays, as the fit does.
+        guard score.isValid else {
+            Logger(label: "loyalty.plugin.\(name)").warning(
+                "customer \(customerId) not rescored at seq \(event.seq): the fit of seq \(fitSeq) gives pAlive=\(score.pAlive), clv=\(score.clvValue)")
+            return []
         }
-        score.clvPercentile = Self.percentile(below: try below("clvValue < ?", score.clvValue), of: n)
-        // RFM as `RFM.score` defines it: recency = periods since the last purchase (fewer is better).
-        let sinceLast = summary.T - summary.recency
-        let r = 1 + min(4, 5 * (try below("(T - recency) > ?", sinceLast)) / n)
-        let f = 1 + min(4, 5 * (try below("frequency < ?", summary.frequency)) / n)
-        let m = 1 + min(4, 5 * (try below("monetaryValue < ?", summary.monetaryValue)) / n)
+        score.clvPercentile = fit.cuts.clvPercentile(score.clvValue)
+        let (r, f, m) = fit.cuts.rfm(summary)
         score.rfm = "\(r)\(f)\(m)"
         score.segment = RFM.segment(r: r, f: f, m: m)
         return try store(score, event: event, in: db).map { [$0] } ?? []
@@ -418,7 +465,7 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
     /// Writes the score; returns the `customer.scored` event when it changed materially since the
     /// last one emitted for this customer (or none was).
     private func store(_ score: Score, event: StoredEvent, in db: Database) throws -> ScoringEmission? {
-        let previous = try Row.fetchOne(db, sql: "SELECT emittedPAlive, emittedPercentile, emittedSegment FROM scoring_scores WHERE customerId = ?",
+        let previous = try Row.fetchOne(db.cachedStatement(sql: "SELECT emittedPAlive, emittedPercentile, emittedSegment FROM scoring_scores WHERE customerId = ?"),
                                         arguments: [score.customerId])
         let lastPAlive: Double? = previous?["emittedPAlive"]
         let lastPercentile: Int? = previous?["emittedPercentile"]
@@ -432,7 +479,7 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
             material = true
         }
         let c = score.summary
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO scoring_scores (customerId, fitSeq, scoredSeq, observedAt, frequency, recency, T, monetaryValue, pAlive,
                 expectedPurchases, expectedAverageSpend, clvValue, clv, profitClv, clvPercentile, rfm, segment,
                 emittedPAlive, emittedPercentile, emittedSegment)
@@ -443,7 +490,7 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
                 clvValue = excluded.clvValue, clv = excluded.clv, profitClv = excluded.profitClv, clvPercentile = excluded.clvPercentile,
                 rfm = excluded.rfm, segment = excluded.segment,
                 emittedPAlive = excluded.emittedPAlive, emittedPercentile = excluded.emittedPercentile, emittedSegment = excluded.emittedSegment
-            """, arguments: [score.customerId, score.fitSeq, event.seq, event.envelope.occurredAt.rfc3339,
+            """).execute(arguments: [score.customerId, score.fitSeq, event.seq, event.envelope.occurredAt.rfc3339,
                              c.frequency, c.recency, c.T, c.monetaryValue, score.pAlive,
                              score.expectedPurchases, score.expectedAverageSpend, score.clvValue, score.clv,
                              score.profitClv.map { Int64($0.rounded()) }, score.clvPercentile, score.rfm, score.segment.rawValue,

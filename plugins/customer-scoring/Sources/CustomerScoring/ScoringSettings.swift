@@ -10,6 +10,10 @@ public struct ScoringSettings: Sendable, Equatable {
     public var refitEvery: Int = 1000
     /// The first fit happens as soon as this many customers have a purchase.
     public var minimumCustomersForFirstFit: Int = 50
+    /// A fit is refused (the fit in force stays) until this many customers have bought in two periods or more…
+    public var minimumRepeatCustomers: Int = 20
+    /// …and the oldest customer's history spans this many periods.
+    public var minimumHistoryPeriods: Int = 4
     /// While the model has never fitted, a failed attempt is retried after this many more purchases.
     public var firstFitRetryEvery: Int = 50
     /// Horizon of `expectedPurchases`: 26 weeks.
@@ -47,7 +51,7 @@ public struct ScoringSettings: Sendable, Equatable {
         guard let map = root as? [String: Any] else {
             throw ScoringSettingsError(message: "\(path): expected a mapping of settings")
         }
-        let known = ["period", "refitEvery", "minimumCustomersForFirstFit"]
+        let known = ["period", "refitEvery", "minimumCustomersForFirstFit", "minimumRepeatCustomers", "minimumHistoryPeriods"]
         for key in map.keys where !known.contains(key) {
             throw ScoringSettingsError(message: "\(path): unknown key '\(key)' (known: \(known.joined(separator: ", ")))")
         }
@@ -68,6 +72,18 @@ public struct ScoringSettings: Sendable, Equatable {
                 throw ScoringSettingsError(message: "\(path): 'minimumCustomersForFirstFit' must be an integer ≥ 2, not '\(value)'")
             }
             settings.minimumCustomersForFirstFit = n
+        }
+        if let value = map["minimumRepeatCustomers"] {
+            guard let n = value as? Int, n >= 2 else {
+                throw ScoringSettingsError(message: "\(path): 'minimumRepeatCustomers' must be an integer ≥ 2, not '\(value)'")
+            }
+            settings.minimumRepeatCustomers = n
+        }
+        if let value = map["minimumHistoryPeriods"] {
+            guard let n = value as? Int, n >= 1 else {
+                throw ScoringSettingsError(message: "\(path): 'minimumHistoryPeriods' must be an integer ≥ 1, not '\(value)'")
+            }
+            settings.minimumHistoryPeriods = n
         }
         return settings
     }

@@ -1,0 +1,133 @@
+import Foundation
+import GRDB
+import LoyaltyEvents
+import LoyaltyScoring
+import LoyaltySimulation
+import LoyaltyTestSupport
+import PluginRuntime
+import Testing
+@testable import CustomerScoring
+
+/// Short histories, degenerate parameters, and the fit that stays in force.
+@Suite(.serialized) struct FitRefusalTests {
+    /// The simulated chain from its first day: every customer starts at once, so early on nobody has
+    /// more than a few days of history, the situation that produced fits with r in the millions.
+    static func chain(customers: Int, events: Int) -> [StoredEvent] {
+        var configuration = ChainSimulator.Configuration()
+        configuration.customers = customers
+        var simulator = ChainSimulator(configuration: configuration)
+        return (1...events).map { StoredEvent(seq: Int64($0), envelope: simulator.next()!) }
+    }
+
+    static func day(_ event: StoredEvent) -> Int64 { (event.envelope.occurredAt.epochMilliseconds - 1_767_225_600_000) / 86_400_000 }
+
+    @Test func shortHistoriesAreRefusedWithAReasonAndTheLastGoodFitStays() throws {
+        let events = Self.chain(customers: 300, events: 5_000)
+        var settings = ScoringSettings()
+        settings.refitEvery = 250
+        var store = try ScoringDatabase(settings)
+
+        // Three weeks: every attempt is refused, with the reason, and nobody is scored.
+        let short = events.prefix { Self.day($0) < 21 }
+        try store.apply(Array(short))
+        let early = try store.rows("SELECT error FROM scoring_fit_failures").map { $0[0] }
+        #expect(!early.isEmpty)
+        #expect(early.allSatisfy { $0.contains("minimumHistoryPeriods") || $0.contains("minimumRepeatCustomers") }, "\(early)")
+        #expect(early.contains { $0.contains("history spans 2.0 weeks; a fit needs at least 4 (minimumHistoryPeriods)") }, "\(early)")
+        #expect(try store.int("SELECT COUNT(*) FROM scoring_fits") == 0)
+        #expect(try store.int("SELECT COUNT(*) FROM scoring_scores") == 0)
+
+        // Once the history is long enough, a fit is adopted, inside the plausible range, and scores everyone.
+        let rest = Array(events.dropFirst(short.count))
+        let middle = rest.count / 2
+        try store.apply(Array(rest.prefix(middle)))
+        let fits = try store.rows("SELECT fitSeq, r, b, a, ggQ FROM scoring_fits ORDER BY fitSeq")
+        try #require(!fits.isEmpty)
+        for fit in fits {
+            let (r, b, a, q) = (Double(fit[1])!, Double(fit[2])!, Double(fit[3])!, Double(fit[4])!)
+            #expect(r >= FitGate.lowest && r <= FitGate.highest && b >= FitGate.lowest && b <= FitGate.highest, "fit \(fit)")
+            #expect(a > 0 && q > 1, "fit \(fit)")
+        }
+        let customers = try store.int("SELECT customers FROM scoring_state")
+        #expect(try store.int("SELECT COUNT(*) FROM scoring_scores") == customers)
+        let kept = try store.int("SELECT currentFitSeq FROM scoring_state")
+        #expect(kept == Int64(fits.last![0])!)
+
+        // A refit that is refused (here: the bar raised out of reach) leaves the fit in force, which
+        // goes on scoring the customers who buy.
+        store.plugin.settings.minimumRepeatCustomers = 1_000_000
+        store.plugin.settings.refitEvery = 100
+        let failuresBefore = try store.int("SELECT COUNT(*) FROM scoring_fit_failures")
+        let lastSeqBefore = rest[middle - 1].seq
+        try store.apply(Array(rest.dropFirst(middle)))
+        #expect(try store.int("SELECT COUNT(*) FROM scoring_fits") == Int64(fits.count))
+        #expect(try store.int("SELECT currentFitSeq FROM scoring_state") == kept)
+        let refused = try store.rows("SELECT error FROM scoring_fit_failures ORDER BY seq").dropFirst(Int(failuresBefore)).map { $0[0] }
+        #expect(refused.count >= 5)
+        #expect(refused.allSatisfy { $0.contains("minimumRepeatCustomers") })
+        #expect(try store.int("SELECT COUNT(*) FROM scoring_scores WHERE scoredSeq > \(lastSeqBefore) AND fitSeq = \(kept)") > 50)
+    }
+
+    @Test func theGateNamesTheDegenerateParameter() throws {
+        // CDNOW's published fit (weeks, longest history 39 weeks) passes.
+        try FitGate.checkPurchases(BetaGeoParameters(r: 0.243, alpha: 4.414, a: 0.793, b: 2.426), longestHistory: 39, optimiserMoved: true)
+        try FitGate.checkSpend(GammaGammaParameters(p: 6.25, q: 3.74, v: 15.44), meanSpend: 35)
+        // What short histories produced.
+        do {
+            try FitGate.checkPurchases(BetaGeoParameters(r: 1.7e17, alpha: 1.6e16, a: 1e-50, b: 1.8e8), longestHistory: 2, optimiserMoved: true)
+            Issue.record("r = 1.7e17 was accepted")
+        } catch let refusal as FitRefusal {
+            #expect(refusal.reason.contains("r = 1.7e+17") && refusal.reason.contains("BG/NBD"), "\(refusal)")
+        }
+        // b in the hundreds of billions (seen with a few weeks of history): the expectation would be noise.
+        #expect(throws: FitRefusal.self) {
+            try FitGate.checkPurchases(BetaGeoParameters(r: 0.5, alpha: 3, a: 1e-9, b: 2.4e11), longestHistory: 10, optimiserMoved: true)
+        }
+        #expect(throws: FitRefusal.self) {
+            try FitGate.checkPurchases(BetaGeoParameters(r: 0.5, alpha: 3, a: 0, b: 2), longestHistory: 10, optimiserMoved: true)
+        }
+        // "Nobody has dropped out yet" is a limit the formulas handle: accepted.
+        try FitGate.checkPurchases(BetaGeoParameters(r: 6.2, alpha: 12, a: 2.9e-7, b: 1.04e5), longestHistory: 6, optimiserMoved: true)
+        #expect(throws: FitRefusal.self) {
+            try FitGate.checkPurchases(BetaGeoParameters(r: 0.5, alpha: 3, a: 0.5, b: .nan), longestHistory: 10, optimiserMoved: true)
+        }
+        #expect(throws: FitRefusal.self) {
+            try FitGate.checkPurchases(BetaGeoParameters(r: 0.5, alpha: 3, a: 0.5, b: 2), longestHistory: 10, optimiserMoved: false)
+        }
+        #expect(throws: FitRefusal.self) { try FitGate.checkSpend(GammaGammaParameters(p: 6, q: 3, v: 1e12), meanSpend: 35) }
+    }
+
+    @Test func aPurchaseBetweenRefitsRunsNoCountAndNoTableScan() throws {
+        let stream = Stream.make()
+        var settings = ScoringSettings()
+        settings.refitEvery = 100_000
+        let store = try ScoringDatabase(settings)
+        try store.apply(stream.events)
+        try #require(try store.int("SELECT COUNT(*) FROM scoring_scores") > 0)
+        let last = stream.events.last!
+        let purchase = Sample.purchase(receipt: 700_001, customer: "C000042", amount: 12_345, at: last.envelope.occurredAt.epochMilliseconds)
+        final class Statements { var sql: [String] = [] }
+        let seen = Statements()
+        let emitted = try store.pool.write { db in
+            db.trace { event in
+                if case .statement(let statement) = event { seen.sql.append(statement.sql) }
+            }
+            defer { db.trace(nil) }
+            return try store.plugin.applyEvent(StoredEvent(seq: last.seq + 1, envelope: purchase), in: db)
+        }
+        _ = emitted
+        let statements = seen.sql.filter { $0.contains("scoring_") }
+        #expect(statements.count >= 5, "\(statements)")
+        #expect(try store.int("SELECT scoredSeq FROM scoring_scores WHERE customerId = 'C000042'") == last.seq + 1)
+        for sql in statements {
+            #expect(!sql.uppercased().contains("COUNT("), "\(sql)")
+            let placeholders = sql.filter { $0 == "?" }.count
+            let plan = try store.pool.read { db in
+                try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql,
+                                 arguments: StatementArguments(Array(repeating: DatabaseValue.null, count: placeholders)))
+                    .map { $0["detail"] as String }
+            }
+            #expect(!plan.contains { $0.hasPrefix("SCAN") }, "\(sql): \(plan)")
+        }
+    }
+}

@@ -1,0 +1,4 @@
+import PluginRuntime
+import Satisfaction
+
+await PluginLauncher.run(SatisfactionPlugin())
