@@ -176,4 +176,44 @@ import Testing
         #expect(h.emitted("points.accrued").last?["tier"] == .string("silver"))
         #expect(h.emitted("points.accrued").last?["points"] == .int(101))
     }
+
+    static func scored(_ id: String, customer: String, percentile: Double, pAlive: Double = 0.9, at: Int64) -> EventEnvelope {
+        EventEnvelope(version: 1, eventId: id, type: "customer.scored", occurredAt: Timestamp(epochMilliseconds: at),
+                      source: "plugin/customer-scoring", seq: nil,
+                      payload: .derived(["customerId": .string(customer), "clv": .int(125_000), "clvPercentile": .double(percentile),
+                                         "pAlive": .double(pAlive), "segment": .string("champions")]))
+    }
+
+    @Test func scoresFromTheScoringPluginReachTheRules() throws {
+        let rules = """
+            currency: NOK
+            earning:
+              rules:
+                - id: base
+                  points: purchase.total / 10 NOK
+                - id: top-customers
+                  when: customer.clvPercentile >= 90 and customer.pAlive > 0.5
+                  bonus: 50
+            """
+        let events = [
+            Make.purchase("p1", customer: "C1", amount: 100_00, at: Self.start),                      // not scored yet: unknown
+            Self.scored("s1", customer: "C1", percentile: 95, at: Self.start + 1),
+            Make.purchase("p2", customer: "C1", amount: 100_00, at: Self.start + 2),
+            Self.scored("s2", customer: "C1", percentile: 95, pAlive: 0.2, at: Self.start + 3),
+            Make.purchase("p3", customer: "C1", amount: 100_00, at: Self.start + 4),
+        ]
+        let h = try Harness(rules: rules)
+        for event in events { try h.apply(event) }
+        #expect(h.emitted("points.accrued").map { $0["points"] } == [.int(10), .int(60), .int(10)])
+        // Replayed into a fresh database, the same ledger.
+        let replica = try Harness(rules: rules)
+        for event in events { try replica.apply(event) }
+        #expect(replica.emitted("points.accrued").map { $0["points"] } == [.int(10), .int(60), .int(10)])
+        // A malformed score is refused with the field named, and changes nothing.
+        #expect {
+            try h.apply(Self.scored("s3", customer: "C1", percentile: 250, at: Self.start + 5))
+        } throws: { error in
+            String(describing: error).contains("clvPercentile is 250")
+        }
+    }
 }

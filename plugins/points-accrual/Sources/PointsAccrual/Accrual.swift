@@ -51,6 +51,9 @@ struct Accrual {
         facts_customer.sinceLastVisit = previousVisit.map { Double(now - $0) / 1000 } ?? .nan
         facts_customer.memberFor = Double(now - (customer.firstVisit ?? now)) / 1000
         facts_customer.lastNps = customer.lastNps.map(Double.init) ?? .nan
+        facts_customer.clv = customer.clv ?? .nan
+        facts_customer.clvPercentile = customer.clvPercentile ?? .nan
+        facts_customer.pAlive = customer.pAlive ?? .nan
         facts_customer.points = Double(customer.available - customer.owed)
         facts_customer.qualifyingPoints = Double(customer.qualifying)
         if historyDays > 0 { facts_customer.history = VisitHistory(days: customer.days) }

@@ -27,6 +27,10 @@ struct CustomerRecord {
     var nextLapse: Int64?
     /// Visits and spend per store-local day, oldest first, as far back as any rule looks.
     var days: [VisitHistory.Day] = []
+    /// From the latest `customer.scored` (nil: not scored yet).
+    var clv: Double?
+    var clvPercentile: Double?
+    var pAlive: Double?
 }
 
 /// The ledger's operations, inside the transaction the runtime (or a service handler) opened.
@@ -45,7 +49,7 @@ struct Ledger {
         var record = CustomerRecord(customerId: id)
         guard let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT visits, spend, firstVisit, lastVisit, lastNps, tier, earnedDay, earnedToday, available, qualifying, owed,
-                nextRelease, nextLapse, days
+                nextRelease, nextLapse, days, clv, clvPercentile, pAlive
             FROM customers WHERE customerId = ?
             """), arguments: [id]) else { return record }
         record.exists = true
@@ -63,21 +67,25 @@ struct Ledger {
         record.nextRelease = row[11]
         record.nextLapse = row[12]
         if let blob = row[13] as Data? { record.days = DayHistoryCodec.decode(blob) }
+        record.clv = row[14]
+        record.clvPercentile = row[15]
+        record.pAlive = row[16]
         return record
     }
 
     func save(_ c: CustomerRecord) throws {
         try db.cachedStatement(sql: """
             INSERT INTO customers (customerId, visits, spend, firstVisit, lastVisit, lastNps, tier, earnedDay, earnedToday, available,
-                qualifying, owed, nextRelease, nextLapse, days)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                qualifying, owed, nextRelease, nextLapse, days, clv, clvPercentile, pAlive)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(customerId) DO UPDATE SET visits = excluded.visits, spend = excluded.spend, firstVisit = excluded.firstVisit,
                 lastVisit = excluded.lastVisit, lastNps = excluded.lastNps, tier = excluded.tier, earnedDay = excluded.earnedDay,
                 earnedToday = excluded.earnedToday, available = excluded.available, qualifying = excluded.qualifying, owed = excluded.owed,
-                nextRelease = excluded.nextRelease, nextLapse = excluded.nextLapse, days = excluded.days
+                nextRelease = excluded.nextRelease, nextLapse = excluded.nextLapse, days = excluded.days,
+                clv = excluded.clv, clvPercentile = excluded.clvPercentile, pAlive = excluded.pAlive
             """).execute(arguments: [c.customerId, c.visits, c.spend, c.firstVisit, c.lastVisit, c.lastNps, c.tier, c.earnedDay,
                                      c.earnedToday, c.available, c.qualifying, c.owed, c.nextRelease, c.nextLapse,
-                                     c.days.isEmpty ? nil : DayHistoryCodec.encode(c.days)])
+                                     c.days.isEmpty ? nil : DayHistoryCodec.encode(c.days), c.clv, c.clvPercentile, c.pAlive])
     }
 
     func record(_ customerId: String, at: Int64, kind: String, points: Int64, lotId: Int64?, cause: String,

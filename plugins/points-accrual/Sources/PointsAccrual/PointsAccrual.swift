@@ -11,7 +11,7 @@ import PluginRuntime
 /// of the journal into a fresh database gives the same ledger.
 public struct PointsAccrualPlugin: LoyaltyPlugin {
     public let name = "points-accrual"
-    public let topics: Set<String> = [EventType.purchase, EventType.return, EventType.survey, "points.redeemed"]
+    public let topics: Set<String> = [EventType.purchase, EventType.return, EventType.survey, "points.redeemed", "customer.scored"]
     public let rules: LiveRules
     let schedule = SweepSchedule()
 
@@ -57,6 +57,13 @@ public struct PointsAccrualPlugin: LoyaltyPlugin {
             try ledger.save(customer)
         case .derived(let payload) where event.envelope.type == "points.redeemed":
             try Redemption.replay(payload, event: event.envelope, ledger: ledger)
+        case .derived(let payload) where event.envelope.type == "customer.scored":
+            let score = try CustomerScore(payload)
+            var customer = try ledger.customer(score.customerId)
+            customer.clv = score.clv
+            customer.clvPercentile = score.clvPercentile
+            customer.pAlive = score.pAlive
+            try ledger.save(customer)
         default:
             break
         }

@@ -138,5 +138,14 @@ enum Schema {
             for (customerId, history) in days { try update.execute(arguments: [DayHistoryCodec.encode(history), customerId]) }
             try db.execute(sql: "DROP TABLE customer_days")
         }
+        migrator.registerMigration("points-accrual v4 customer scores") { db in
+            // The customer-scoring plugin's latest figures, for rules on customer.clv,
+            // customer.clvPercentile and customer.pAlive (NULL: not scored yet).
+            try db.execute(sql: """
+                ALTER TABLE customers ADD COLUMN clv REAL;
+                ALTER TABLE customers ADD COLUMN clvPercentile REAL;
+                ALTER TABLE customers ADD COLUMN pAlive REAL;
+                """)
+        }
     }
 }
