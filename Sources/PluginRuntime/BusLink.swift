@@ -21,12 +21,16 @@ struct BusLink {
     let context: ZMQContext
     let stop: StopSignal
     let outboxDirty: OutboxSignal
+    let janitor: OutboxJanitor
     let logger: Logger
     /// The plugin's services and the runtime's own (`<plugin>.rules`).
     let services: [String: ServiceHandler]
     var heartbeatMilliseconds = 1000
     /// Without any message from the bus for this long, the link reconnects and registers again.
     var busSilenceMilliseconds = 3500
+    /// Outbox events sent and not acknowledged yet, at most: the bus acknowledges each once it
+    /// is stored, so this bounds what is resent after a reconnect.
+    var outboxWindow = 5000
 
     func run(startup: StartupGate) {
         startup.succeed()
@@ -56,8 +60,13 @@ struct BusLink {
         var lastHeard = Monotonic.now
         var lastHeartbeat = Monotonic.now
         var lastOutboxScan = 0
-        /// Outbox events sent and not yet acknowledged, with when they were sent.
-        var inFlight: [String: Int] = [:]
+        var lastResendCheck = 0
+        /// Outbox events sent and not yet acknowledged: when they were sent, and the bytes.
+        var inFlight: [String: (sentAt: Int, body: [UInt8])] = [:]
+        /// The outbox is read forward from here; a new session starts from the beginning, so
+        /// whatever was not acknowledged before is sent again (the bus answers "duplicate").
+        var sentThrough: Int64 = 0
+        var moreInOutbox = true
 
         while !stop.isSet {
             let ready = try poller.poll(timeoutMilliseconds: 50)
@@ -69,7 +78,7 @@ struct BusLink {
                     guard let command = frames.first?.frameText else { continue }
                     switch command {
                     case WireCommand.ack:
-                        guard let ack = Ack(frames: frames), inFlight[ack.eventId] != nil else { continue }
+                        guard let ack = Ack(frames: frames), let sent = inFlight[ack.eventId] else { continue }
                         switch ack.status {
                         case .stored, .duplicate:
                             acknowledged.append(ack.eventId)
@@ -78,7 +87,7 @@ struct BusLink {
                             logger.error("derived event refused by the bus: \(ack)", metadata: ["event.id": "\(ack.eventId)"])
                             acknowledged.append(ack.eventId)
                         case .unavailable:
-                            inFlight[ack.eventId] = now - 1500   // resend in about half a second
+                            inFlight[ack.eventId] = (now - 1500, sent.body)   // resend in about half a second
                             continue
                         }
                         inFlight[ack.eventId] = nil
@@ -95,7 +104,7 @@ struct BusLink {
                         continue   // heartbeat, or something newer than us
                     }
                 }
-                try store.removeFromOutbox(acknowledged)
+                janitor.delete(acknowledged)
             }
             if !names.isEmpty && now - lastHeartbeat >= heartbeatMilliseconds {
                 lastHeartbeat = now
@@ -105,15 +114,26 @@ struct BusLink {
                 logger.warning("no heartbeat from the bus at \(endpoints.ingest) for \(now - lastHeard) ms; reconnecting")
                 return
             }
-            // Outbox: send what is new, resend what waited two seconds for an ack.
-            if outboxDirty.take() || now - lastOutboxScan > 1000 || !inFlight.isEmpty {
-                if now - lastOutboxScan > 100 || inFlight.isEmpty {
-                    lastOutboxScan = now
-                    for entry in try store.pendingOutbox(limit: 2000) {
-                        if let sentAt = inFlight[entry.eventId], now - sentAt < 2000 { continue }
-                        inFlight[entry.eventId] = now
-                        try socket.send([Frame(frame: WireCommand.event), entry.body])
-                    }
+            // Outbox: send what is new, up to the window; a scan every second catches anything
+            // a signal missed.
+            if outboxDirty.take() || now - lastOutboxScan > 1000 { moreInOutbox = true }
+            if moreInOutbox && inFlight.count < outboxWindow {
+                lastOutboxScan = now
+                let room = outboxWindow - inFlight.count
+                let entries = try store.outbox(after: sentThrough, limit: room)
+                for entry in entries {
+                    inFlight[entry.eventId] = (now, entry.body)
+                    try socket.send([Frame(frame: WireCommand.event), entry.body])
+                    sentThrough = entry.position
+                }
+                moreInOutbox = entries.count == room
+            }
+            // Resend what waited two seconds for an ack (the bus restarted, or refused for a while).
+            if !inFlight.isEmpty && now - lastResendCheck > 500 {
+                lastResendCheck = now
+                for (eventId, sent) in inFlight where now - sent.sentAt >= 2000 {
+                    inFlight[eventId] = (now, sent.body)
+                    try socket.send([Frame(frame: WireCommand.event), sent.body])
                 }
             }
         }

@@ -70,13 +70,15 @@ public final class PluginRuntime: Service, Sendable {
             services["\(plugin.name).rules"] = rulesKeeper.service
             keeper = rulesKeeper
         }
+        let janitor = OutboxJanitor(store: store, stop: stopSignal, logger: logger)
         let link = BusLink(endpoints: endpoints, plugin: plugin, store: store, context: context,
-                           stop: stopSignal, outboxDirty: outbox, logger: logger, services: services)
+                           stop: stopSignal, outboxDirty: outbox, janitor: janitor, logger: logger, services: services)
         let gates = (StartupGate(), StartupGate())
         var started = [
             OwnedThread(name: "\(plugin.name).feed") { feed.run(startup: gates.0) },
             OwnedThread(name: "\(plugin.name).link") { link.run(startup: gates.1) },
         ]
+        started.append(OwnedThread(name: "\(plugin.name).outbox") { janitor.run() })
         if let keeper { started.append(OwnedThread(name: "\(plugin.name).rules") { keeper.watch() }) }
         let threads = started
         var startError: (any Error)?

@@ -151,11 +151,13 @@ final class PluginStore: Sendable {
         }
     }
 
-    func pendingOutbox(limit: Int) throws -> [(eventId: String, body: [UInt8])] {
+    /// Outbox events after `position`, oldest first.
+    func outbox(after position: Int64, limit: Int) throws -> [(position: Int64, eventId: String, body: [UInt8])] {
         try pool.read { db in
-            try Row.fetchAll(db, sql: "SELECT eventId, body FROM runtime_outbox ORDER BY position LIMIT ?", arguments: [limit]).map {
+            try Row.fetchAll(db.cachedStatement(sql: "SELECT position, eventId, body FROM runtime_outbox WHERE position > ? ORDER BY position LIMIT ?"),
+                             arguments: [position, limit]).map {
                 let body: Data = $0["body"]
-                return ($0["eventId"], [UInt8](body))
+                return ($0["position"], $0["eventId"], [UInt8](body))
             }
         }
     }
