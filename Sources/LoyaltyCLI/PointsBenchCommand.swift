@@ -26,6 +26,7 @@ struct PointsBenchCommand: ParsableCommand {
     @Option(help: "Registered customers in the synthetic chain.") var customers = 50_000
     @Option(help: "points.balance requests per second.") var rate: Double = 1000
     @Option(help: "Seconds of the latency run.") var seconds: Double = 10
+    @Option(help: "Seconds to wait between the outbox drain and the latency run.") var settle: Double = 0
     @Option(help: ArgumentHelp("The rule files to run with (default: the configured rules folder).", valueName: "path"))
     var rules: String?
     @Option(help: "Folder for the temporary project (default: the system's temporary folder).") var directory: String?
@@ -108,6 +109,11 @@ struct PointsBenchCommand: ParsableCommand {
         let lots = try DatabaseQueue(path: database).read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM lots") ?? 0 }
         print(String(format: "replay: %d purchases in %.1f s = %.0f events/s (from the plugin's start, process launch included); %d lots",
                      head, replaySeconds, Double(head) / replaySeconds, lots))
+        if let cpu = Self.cpuSeconds(of: plugin.processIdentifier) {
+            // Independent of what else the machine runs: what the replay costs the plugin.
+            print(String(format: "plugin CPU during the replay: %.1f s, %.1f µs per event (%.0f events per CPU-second)",
+                         cpu, cpu * 1e6 / Double(head), Double(head) / cpu))
+        }
 
         // The derived events (points.accrued) go to the bus through the plugin's outbox; the
         // latency run starts once they are all stored, as in a steady state.
@@ -120,8 +126,35 @@ struct PointsBenchCommand: ParsableCommand {
 
         // 3. points.balance at a fixed rate, latency from when each request was due.
         _ = waitForService(client)
-        var latencies: [Double] = []
+        // Optionally let the engine settle first (the bus checkpoints its journal once ingest
+        // has been idle for a second); by default the latency run starts right away.
+        if settle > 0 { usleep(UInt32(settle * 1e6)) }
         let count = Int(rate * seconds)
+        let balance = latency(client, count: count) { i in
+            ("points.balance", JSONWriter.serialize(.object(["customerId": .string(customerIds[i % customerIds.count])])), .ok)
+        }
+        print(String(format: "points.balance: %d requests at %.0f/s offered (%.0f/s achieved): %@; %d errors",
+                     count, rate, balance.achieved, balance.summary, balance.errors))
+        // The same through the bus alone: a service nobody offers, answered by the bus itself.
+        let transport = latency(client, count: min(count, Int(rate * 3))) { _ in ("bench.nobody", Array("{}".utf8), .unavailable) }
+        print(String(format: "bus alone (a request the bus answers itself): %@", transport.summary))
+    }
+
+    struct Latency {
+        var sorted: [Double]
+        var achieved: Double
+        var errors: Int
+        func percentile(_ p: Double) -> Double { sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))] }
+        var summary: String {
+            String(format: "p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms",
+                   percentile(0.5), percentile(0.99), percentile(0.999), sorted.last ?? 0)
+        }
+    }
+
+    /// Requests at `rate`, each timed from when it was due, so a stall delays the next ones
+    /// and is counted, not hidden.
+    private func latency(_ client: BusClient, count: Int, request: (Int) -> (String, [UInt8], ReplyStatus)) -> Latency {
+        var latencies: [Double] = []
         latencies.reserveCapacity(count)
         let interval = 1e9 / rate
         let begin = Monotonic.nanoseconds
@@ -129,17 +162,24 @@ struct PointsBenchCommand: ParsableCommand {
         for i in 0..<count {
             let due = begin + UInt64(Double(i) * interval)
             while Monotonic.nanoseconds < due { usleep(50) }
-            let customer = customerIds[i % customerIds.count]
-            let reply = try? client.request(service: "points.balance",
-                                            body: JSONWriter.serialize(.object(["customerId": .string(customer)])), timeoutMilliseconds: 1000)
-            if reply?.status != .ok { errors += 1 }
+            let (service, body, expected) = request(i)
+            let reply = try? client.request(service: service, body: body, timeoutMilliseconds: 1000)
+            if reply?.status != expected { errors += 1 }
             latencies.append(Double(Monotonic.nanoseconds - due) / 1e6)
         }
-        latencies.sort()
-        func percentile(_ p: Double) -> Double { latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))] }
         let achieved = Double(count) / (Double(Monotonic.nanoseconds - begin) / 1e9)
-        print(String(format: "points.balance: %d requests at %.0f/s offered (%.0f/s achieved): p50 %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms; %d errors",
-                     count, rate, achieved, percentile(0.5), percentile(0.99), percentile(0.999), latencies.last ?? 0, errors))
+        return Latency(sorted: latencies.sorted(), achieved: achieved, errors: errors)
+    }
+
+    /// User plus system CPU time of a process, from /proc (Linux).
+    static func cpuSeconds(of pid: Int32) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        // Fields after the command name, which may itself hold spaces: state is field 3, utime 14, stime 15.
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
+        return (user + system) / ticks
     }
 
     private func waitForService(_ client: BusClient) -> Bool {

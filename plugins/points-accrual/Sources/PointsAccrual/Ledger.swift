@@ -47,11 +47,13 @@ struct Ledger {
 
     func customer(_ id: String) throws -> CustomerRecord {
         var record = CustomerRecord(customerId: id)
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
+        // A cursor reads the columns in place; fetchOne would copy them into a new row.
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT visits, spend, firstVisit, lastVisit, lastNps, tier, earnedDay, earnedToday, available, qualifying, owed,
                 nextRelease, nextLapse, days, clv, clvPercentile, pAlive
             FROM customers WHERE customerId = ?
-            """), arguments: [id]) else { return record }
+            """), arguments: [id])
+        guard let row = try rows.next() else { return record }
         record.exists = true
         record.visits = row[0]
         record.spend = row[1]
@@ -100,45 +102,35 @@ struct Ledger {
     /// Touches the lots only when the customer row says one of them is due.
     func catchUp(_ c: inout CustomerRecord, now: Int64) throws {
         if let due = c.nextRelease, due <= now {
-            let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT lotId, points, remaining, reversed, earnedAt, pendingUntil FROM lots
-                WHERE customerId = ? AND released = 0
-                """), arguments: [c.customerId])
-            var next: Int64?
-            for row in rows {
-                let lotId: Int64 = row[0], points: Int64 = row[1], remaining: Int64 = row[2], reversed: Int64 = row[3]
-                let earnedAt: Int64 = row[4], pendingUntil: Int64 = row[5]
-                guard pendingUntil <= now else {
-                    next = min(next ?? pendingUntil, pendingUntil)
-                    continue
-                }
+            // One statement releases every due lot and hands back what the running figures need.
+            let released = try Row.fetchCursor(db.cachedStatement(sql: """
+                UPDATE lots SET released = 1, qualifyingUntil = earnedAt + ?1, inQualifying = (earnedAt + ?1 > ?2)
+                WHERE customerId = ?3 AND released = 0 AND pendingUntil <= ?2
+                RETURNING remaining, points - reversed, earnedAt + ?1
+                """), arguments: [Self.qualifyingWindow, now, c.customerId])
+            while let row = try released.next() {
+                let remaining: Int64 = row[0], net: Int64 = row[1], lapsesAt: Int64 = row[2]
                 c.available += remaining
-                let lapsesAt = earnedAt + Self.qualifyingWindow
-                let counts = lapsesAt > now
-                if counts {
-                    c.qualifying += points - reversed
+                if lapsesAt > now {
+                    c.qualifying += net
                     c.nextLapse = min(c.nextLapse ?? lapsesAt, lapsesAt)
                 }
-                try db.cachedStatement(sql: "UPDATE lots SET released = 1, inQualifying = ?, qualifyingUntil = ? WHERE lotId = ?")
-                    .execute(arguments: [counts, lapsesAt, lotId])
             }
-            c.nextRelease = next
+            c.nextRelease = try Int64.fetchOne(db.cachedStatement(sql: """
+                SELECT MIN(pendingUntil) FROM lots WHERE customerId = ? AND released = 0
+                """), arguments: [c.customerId])
         }
         if let due = c.nextLapse, due <= now {
-            let rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT lotId, points, reversed, qualifyingUntil FROM lots WHERE customerId = ? AND inQualifying = 1
-                """), arguments: [c.customerId])
-            var next: Int64?
-            for row in rows {
-                let lotId: Int64 = row[0], points: Int64 = row[1], reversed: Int64 = row[2], until: Int64 = row[3]
-                guard until <= now else {
-                    next = min(next ?? until, until)
-                    continue
-                }
-                c.qualifying -= points - reversed
-                try db.cachedStatement(sql: "UPDATE lots SET inQualifying = 0 WHERE lotId = ?").execute(arguments: [lotId])
+            let lapsed = try Row.fetchCursor(db.cachedStatement(sql: """
+                UPDATE lots SET inQualifying = 0 WHERE customerId = ? AND inQualifying = 1 AND qualifyingUntil <= ?
+                RETURNING points - reversed
+                """), arguments: [c.customerId, now])
+            while let row = try lapsed.next() {
+                c.qualifying -= row[0] as Int64
             }
-            c.nextLapse = next
+            c.nextLapse = try Int64.fetchOne(db.cachedStatement(sql: """
+                SELECT MIN(qualifyingUntil) FROM lots WHERE customerId = ? AND inQualifying = 1
+                """), arguments: [c.customerId])
         }
     }
 
