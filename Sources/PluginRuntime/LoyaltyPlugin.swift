@@ -58,7 +58,7 @@ public struct Emitter {
 
     /// - Parameter key: distinguishes several events derived from one input (e.g. a rule id).
     public mutating func emit(type: String, key: String, payload: JSONObject) {
-        let eventId = "\(input.eventId)/\(pluginName)/\(key)"
+        let eventId = DerivedEventId.make("\(input.eventId)/\(pluginName)/\(key)")
         let envelope = EventEnvelope(version: 1, eventId: eventId, type: type, occurredAt: input.occurredAt,
                                      source: "plugin/\(pluginName)", seq: nil, payload: .derived(payload))
         pending.append((eventId, type, EventCodec.encode(envelope)))

@@ -11,9 +11,11 @@ public enum Outbox {
     /// next periodic scan.
     static let queuedByHandler = Atomic<Bool>(false)
 
-    /// Queues an event; a second event with the same id is ignored (the first one stands).
+    /// Queues an event; a second event with the same id is ignored (the first one stands). An id
+    /// longer than the bus accepts is shortened as derived ids are (`DerivedEventId`).
     public static func enqueue(_ db: Database, eventId: String, type: String, plugin: String,
                                occurredAt: Timestamp, payload: JSONObject) throws {
+        let eventId = DerivedEventId.make(eventId)
         let envelope = EventEnvelope(version: 1, eventId: eventId, type: type, occurredAt: occurredAt,
                                      source: "plugin/\(plugin)", seq: nil, payload: .derived(payload))
         try db.execute(sql: "INSERT INTO runtime_outbox (eventId, body) VALUES (?, ?) ON CONFLICT(eventId) DO NOTHING",

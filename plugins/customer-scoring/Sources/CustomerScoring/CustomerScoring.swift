@@ -348,8 +348,16 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
                       cuts: RankCuts(clvValues: scores.map(\.clvValue), summaries: spend))
         } catch {
             let kept = state.currentFitSeq.map { "the fit of seq \($0) stays in force" } ?? "no customer is scored until a fit is accepted"
-            Logger(label: "loyalty.plugin.\(name)").warning(
-                "model refit refused at seq \(event.seq) (\(state.purchasesApplied) purchases, \(spend.count) customers): \(error); \(kept)")
+            // Waiting for enough history is the normal start of a new chain: said at info level
+            // on the first refusal and every 20th, not as a warning at every attempt.
+            let message: Logger.Message = "model refit refused at seq \(event.seq) (\(state.purchasesApplied) purchases, \(spend.count) customers): \(error); \(kept)"
+            let logger = Logger(label: "loyalty.plugin.\(name)")
+            if (error as? FitRefusal)?.isShortHistory == true {
+                let earlier = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scoring_fit_failures") ?? 0
+                if earlier % 20 == 0 { logger.info(message) } else { logger.debug(message) }
+            } else {
+                logger.warning(message)
+            }
             try db.execute(sql: "INSERT OR REPLACE INTO scoring_fit_failures (seq, purchasesApplied, error) VALUES (?, ?, ?)",
                            arguments: [event.seq, state.purchasesApplied, String(describing: error)])
             return nil

@@ -4,6 +4,8 @@ import LoyaltyScoring
 /// Why a refit is not adopted. The fit in force (if any) keeps scoring customers.
 struct FitRefusal: Error, CustomStringConvertible {
     var reason: String
+    /// Too little history yet: expected on a new chain, not a sign of trouble.
+    var isShortHistory = false
     var description: String { reason }
 }
 
@@ -28,12 +30,12 @@ enum FitGate {
         let repeaters = customers.reduce(0) { $0 + ($1.frequency > 0 ? 1 : 0) }
         guard repeaters >= settings.minimumRepeatCustomers else {
             throw FitRefusal(reason: "\(repeaters) of \(customers.count) customers have bought in more than one period; "
-                             + "a fit needs at least \(settings.minimumRepeatCustomers) (minimumRepeatCustomers)")
+                             + "a fit needs at least \(settings.minimumRepeatCustomers) (minimumRepeatCustomers)", isShortHistory: true)
         }
         let span = customers.map(\.T).max() ?? 0
         guard span >= Double(settings.minimumHistoryPeriods) else {
             throw FitRefusal(reason: "the oldest customer's history spans \(span) \(settings.period.rawValue)s; "
-                             + "a fit needs at least \(settings.minimumHistoryPeriods) (minimumHistoryPeriods)")
+                             + "a fit needs at least \(settings.minimumHistoryPeriods) (minimumHistoryPeriods)", isShortHistory: true)
         }
     }
 
