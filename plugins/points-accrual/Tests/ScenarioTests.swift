@@ -155,7 +155,12 @@ import Testing
         #expect(expiresOn != .null)
     }
 
-    @Test func tiersFollowQualifyingPointsAndTheRulesSeeThem() throws {
+    static func derived(_ id: String, _ type: String, at: Int64, _ payload: JSONObject) -> EventEnvelope {
+        EventEnvelope(version: 1, eventId: id, type: type, occurredAt: Timestamp(epochMilliseconds: at),
+                      source: "plugin/reward-rules", seq: nil, payload: .derived(payload))
+    }
+
+    @Test func tiersComeFromTierChangedEventsAndTheRulesSeeThem() throws {
         let h = try Harness(rules: """
             currency: NOK
             tiers:
@@ -170,13 +175,52 @@ import Testing
                   when: customer.tier == "silver"
                   bonus: 100
             """)
-        try h.apply(Make.purchase("p1", customer: "C1", amount: 600_00, at: Self.start))       // 60 points: silver from the next visit
+        try h.apply(Make.purchase("p1", customer: "C1", amount: 600_00, at: Self.start))       // before any tier.changed: the lowest level
         #expect(h.emitted("points.accrued").last?["tier"] == .string("member"))
-        try h.apply(Make.purchase("p2", customer: "C1", amount: 10_00, at: Self.start + 1))
+        try h.apply(Self.derived("t1", "tier.changed", at: Self.start + 1,
+                                 ["customerId": .string("C1"), "from": .string("member"), "to": .string("silver"), "rulesVersion": .string("v")]))
+        try h.apply(Make.purchase("p2", customer: "C1", amount: 10_00, at: Self.start + 2))
         #expect(h.emitted("points.accrued").last?["tier"] == .string("silver"))
         #expect(h.emitted("points.accrued").last?["points"] == .int(101))
+        // A tier change without a tier is refused, naming what it needs.
+        #expect {
+            try h.apply(Self.derived("t2", "tier.changed", at: Self.start + 3, ["customerId": .string("C1")]))
+        } throws: { error in
+            String(describing: error).contains("needs customerId")
+        }
     }
 
+    @Test func bonusPointsFromARewardBecomeASpendableLotOfTheirOwn() throws {
+        let h = try Harness(rules: Self.rules(pending: "14d"))
+        let reward = Self.derived("g1", "reward.granted", at: Self.start, [
+            "rewardId": .string("R1"), "customerId": .string("C1"), "kind": .string("bonus-points"), "points": .int(200),
+            "rule": .string("tenth-visit"), "rulesVersion": .string("abc"),
+        ])
+        try h.apply(reward)
+        let accrued = try #require(h.emitted("points.accrued").last)
+        #expect(accrued["points"] == .int(200))
+        #expect(accrued["rewardId"] == .string("R1"))
+        #expect(accrued["purchaseEventId"] == nil, "not a purchase: nothing for tiers or returns to match")
+        #expect(accrued["rules"] == .array([.object(["rule": .string("tenth-visit"), "points": .double(200)])]))
+        // No return window: spendable at once, although purchases here wait 14 days.
+        #expect(try h.balance("C1", at: Self.start + 1).available == 200)
+        #expect(try h.redeem("C1", 150, key: "k1").okObject != nil)
+        // Other kinds of reward are not points.
+        try h.apply(Self.derived("g2", "reward.granted", at: Self.start + 2, [
+            "rewardId": .string("R2"), "customerId": .string("C1"), "kind": .string("voucher"), "rule": .string("v"), "rulesVersion": .string("abc"),
+        ]))
+        #expect(h.emitted("points.accrued").count == 1)
+        #expect {
+            try h.apply(Self.derived("g3", "reward.granted", at: Self.start + 3, [
+                "customerId": .string("C1"), "kind": .string("bonus-points"), "points": .int(-5), "rule": .string("x"), "rulesVersion": .string("abc"),
+            ]))
+        } throws: { error in
+            String(describing: error).contains("points (1 to 1000000000)")
+        }
+    }
+}
+
+extension ScenarioTests {
     static func scored(_ id: String, customer: String, percentile: Double, pAlive: Double = 0.9, at: Int64) -> EventEnvelope {
         EventEnvelope(version: 1, eventId: id, type: "customer.scored", occurredAt: Timestamp(epochMilliseconds: at),
                       source: "plugin/customer-scoring", seq: nil,

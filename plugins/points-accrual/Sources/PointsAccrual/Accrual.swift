@@ -57,12 +57,11 @@ struct Accrual {
         facts_customer.points = Double(customer.available - customer.owed)
         facts_customer.qualifyingPoints = Double(customer.qualifying)
         if historyDays > 0 { facts_customer.history = VisitHistory(days: customer.days) }
-        // A tier condition that reads customer.tier sees the tier the customer had so far.
-        facts_customer.tier = customer.tier ?? ""
+        // The tier is the reward-rules plugin's (its `tier.changed` events); before any, the
+        // lowest level.
+        let tier = customer.tier ?? book.tiers?.levels.first?.header.id
+        facts_customer.tier = tier ?? ""
         facts.customer = facts_customer
-        let tier = book.tiers?.level(for: facts)?.header.id
-        facts.customer.tier = tier ?? ""
-        customer.tier = tier
 
         if customer.earnedDay != Int64(today) {
             customer.earnedDay = Int64(today)
@@ -71,8 +70,8 @@ struct Accrual {
         // Every purchase of a known customer is kept, as a lot of 0 points if it earned
         // nothing, so that a return finds its receipt.
         func keepReceiptOnly() throws {
-            try insertLot(customerId: customerId, event: event, now: now, total: purchase.total, points: 0, remaining: 0,
-                          pendingUntil: now, expiresOnDay: nil, expiresAt: nil, rulesText: "[]", released: true)
+            try insertLot(customerId: customerId, eventId: event.eventId, now: now, total: purchase.total, points: 0, remaining: 0,
+                          pendingUntil: now, expiresOnDay: nil, expiresAt: nil, rulesVersion: book.version, rulesText: "[]", released: true)
             try ledger.save(customer)
         }
         guard let earning = book.earning, book.currency == nil || book.currency == purchase.currency else {
@@ -86,25 +85,70 @@ struct Accrual {
             try keepReceiptOnly()
             return
         }
-        let pendingUntil = now + Int64(earning.pendingSeconds * 1000)
-        let expiresOnDay = earning.expiryDay(earnedOn: facts.clock)
+        let contributions = outcome.contributions.map { contribution -> JSONValue in
+            .object(["rule": .string(contribution.ruleId), "points": .double((contribution.points * 100).rounded() / 100)])
+        }
+        customer.earnedToday += points
+        var extra: JSONObject = ["purchaseEventId": .string(event.eventId)]
+        if outcome.cappedBy > 0 { extra["cappedBy"] = .double((outcome.cappedBy * 100).rounded() / 100) }
+        if let tier { extra["tier"] = .string(tier) }
+        try credit(points, to: &customer, lotEventId: event.eventId, total: purchase.total, pendingSeconds: earning.pendingSeconds,
+                   rulesVersion: book.version, contributions: contributions, cause: event.eventId, clock: &clock, facts: facts,
+                   now: now, payload: extra, emit: &emit)
+    }
+
+    /// Bonus points a reward granted (a `reward.granted` of kind bonus-points): a lot of their
+    /// own, keyed by the reward event, spendable at once (no purchase, so no return window),
+    /// expiring as the earning rules say. Not a purchase: no visit, no tier points.
+    func bonus(_ payload: JSONObject, event: EventEnvelope, emit: inout Emitter) throws {
+        guard case .string(let kind)? = payload["kind"], kind == "bonus-points" else { return }
+        guard case .string(let customerId)? = payload["customerId"], !customerId.isEmpty, customerId.utf8.count <= 128,
+              case .int(let points)? = payload["points"], (1...1_000_000_000).contains(points),
+              case .string(let rule)? = payload["rule"], case .string(let version)? = payload["rulesVersion"] else {
+            throw BonusInvalid(eventId: event.eventId)
+        }
+        let now = event.occurredAt.epochMilliseconds
+        var clock = book.makeClock()
+        let facts = Facts()
+        facts.clock = clock.facts(at: now)
+        var customer = try ledger.customer(customerId)
+        try ledger.catchUp(&customer, now: now)
+        var extra: JSONObject = ["bonus": .bool(true)]
+        if case .string(let rewardId)? = payload["rewardId"] { extra["rewardId"] = .string(rewardId) }
+        try credit(points, to: &customer, lotEventId: event.eventId, total: 0, pendingSeconds: 0, rulesVersion: version,
+                   contributions: [.object(["rule": .string(rule), "points": .double(Double(points))])], cause: event.eventId,
+                   clock: &clock, facts: facts, now: now, payload: extra, emit: &emit)
+    }
+
+    struct BonusInvalid: Error, CustomStringConvertible {
+        var eventId: String
+        var description: String {
+            "reward.granted \(eventId) of kind bonus-points refused: it needs customerId (text), points (1 to 1000000000), rule and rulesVersion"
+        }
+    }
+
+    /// Points become a lot: owed points are repaid from them first, the lot gets its pending
+    /// period and expiry, and `points.accrued` says why.
+    private func credit(_ points: Int64, to customer: inout CustomerRecord, lotEventId: String, total: Int64, pendingSeconds: Double,
+                        rulesVersion: String, contributions: [JSONValue], cause: String, clock: inout LocalClock, facts: Facts,
+                        now: Int64, payload extra: JSONObject, emit: inout Emitter) throws {
+        let customerId = customer.customerId
+        let pendingUntil = now + Int64(pendingSeconds * 1000)
+        let expiresOnDay = book.earning?.expiryDay(earnedOn: facts.clock)
         let expiresAt = expiresOnDay.map { day -> Int64 in
             let utcMidnight = Int64(day) * 86_400_000
             return utcMidnight - clock.offset(at: utcMidnight)
-        }
-        let contributions = outcome.contributions.map { contribution -> JSONValue in
-            .object(["rule": .string(contribution.ruleId), "points": .double((contribution.points * 100).rounded() / 100)])
         }
         let rulesText = String(decoding: JSONWriter.serialize(.array(contributions)), as: UTF8.self)
         // Points owed from an earlier return are repaid first.
         let repaid = min(points, customer.owed)
         customer.owed -= repaid
-        let lotId = try insertLot(customerId: customerId, event: event, now: now, total: purchase.total, points: points,
+        let lotId = try insertLot(customerId: customerId, eventId: lotEventId, now: now, total: total, points: points,
                                   remaining: points - repaid, pendingUntil: pendingUntil, expiresOnDay: expiresOnDay,
-                                  expiresAt: expiresAt, rulesText: rulesText, released: false)
+                                  expiresAt: expiresAt, rulesVersion: rulesVersion, rulesText: rulesText, released: false)
         customer.nextRelease = min(customer.nextRelease ?? pendingUntil, pendingUntil)
         schedule.lotAdded(expiresAt: expiresAt)
-        if let expiresAt, earning.expiryNoticeSeconds != nil, expiresAt <= (try schedule.current(ledger)).noticedThrough {
+        if let expiresAt, book.earning?.expiryNoticeSeconds != nil, expiresAt <= (try schedule.current(ledger)).noticedThrough {
             // Expiring sooner than the notice period: notices already went out up to beyond
             // this lot's expiry, so it gets its own now.
             emit.emit(type: "points.expiring", key: "expiring-lot-\(lotId)", payload: [
@@ -113,10 +157,9 @@ struct Accrual {
             ])
         }
         if repaid > 0 {
-            try ledger.record(customerId, at: now, kind: "repaid", points: -repaid, lotId: lotId, cause: event.eventId,
+            try ledger.record(customerId, at: now, kind: "repaid", points: -repaid, lotId: lotId, cause: cause,
                               detail: "owed from an earlier return")
         }
-        customer.earnedToday += points
         if pendingUntil <= now {
             // No return window: spendable and tier-qualifying at once.
             try ledger.catchUp(&customer, now: now)
@@ -124,28 +167,28 @@ struct Accrual {
         try ledger.save(customer)
 
         var payload: JSONObject = [
-            "customerId": .string(customerId), "purchaseEventId": .string(event.eventId),
-            "points": .int(points), "pendingUntil": .string(Timestamp(epochMilliseconds: pendingUntil).rfc3339),
-            "rulesVersion": .string(book.version), "rules": .array(contributions),
+            "customerId": .string(customerId), "points": .int(points),
+            "pendingUntil": .string(Timestamp(epochMilliseconds: pendingUntil).rfc3339),
+            "rulesVersion": .string(rulesVersion), "rules": .array(contributions),
         ]
+        for (key, value) in extra.pairs { payload[key] = value }
         if let expiresOnDay { payload["expiresOn"] = .string(CivilDate(dayNumber: expiresOnDay).description) }
-        if outcome.cappedBy > 0 { payload["cappedBy"] = .double((outcome.cappedBy * 100).rounded() / 100) }
         if repaid > 0 { payload["repaidOwed"] = .int(repaid) }
-        if let tier { payload["tier"] = .string(tier) }
         emit.emit(type: "points.accrued", key: "accrued", payload: payload)
     }
 
     /// The purchase's lot: the receipt a return is matched against, and the accrual itself
     /// (its points, rules and rules version are what `loyalty customer show` prints).
     @discardableResult
-    private func insertLot(customerId: String, event: EventEnvelope, now: Int64, total: Int64, points: Int64, remaining: Int64,
-                           pendingUntil: Int64, expiresOnDay: Int?, expiresAt: Int64?, rulesText: String, released: Bool) throws -> Int64 {
+    private func insertLot(customerId: String, eventId: String, now: Int64, total: Int64, points: Int64, remaining: Int64,
+                           pendingUntil: Int64, expiresOnDay: Int?, expiresAt: Int64?, rulesVersion: String, rulesText: String,
+                           released: Bool) throws -> Int64 {
         try ledger.db.cachedStatement(sql: """
             INSERT INTO lots (customerId, eventId, earnedAt, points, remaining, pendingUntil, expiresOnDay, expiresAt, rulesVersion, rules,
                               total, released)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [customerId, event.eventId, now, points, remaining, pendingUntil, expiresOnDay, expiresAt,
-                                     book.version, rulesText, total, released])
+            """).execute(arguments: [customerId, eventId, now, points, remaining, pendingUntil, expiresOnDay, expiresAt,
+                                     rulesVersion, rulesText, total, released])
         return ledger.db.lastInsertedRowID
     }
 }

@@ -11,7 +11,8 @@ import PluginRuntime
 /// of the journal into a fresh database gives the same ledger.
 public struct PointsAccrualPlugin: LoyaltyPlugin {
     public let name = "points-accrual"
-    public let topics: Set<String> = [EventType.purchase, EventType.return, EventType.survey, "points.redeemed", "customer.scored"]
+    public let topics: Set<String> = [EventType.purchase, EventType.return, EventType.survey, "points.redeemed", "customer.scored",
+                                      "tier.changed", "reward.granted"]
     public let rules: LiveRules
     let schedule = SweepSchedule()
 
@@ -57,6 +58,18 @@ public struct PointsAccrualPlugin: LoyaltyPlugin {
             try ledger.save(customer)
         case .derived(let payload) where event.envelope.type == "points.redeemed":
             try Redemption.replay(payload, event: event.envelope, ledger: ledger)
+        case .derived(let payload) where event.envelope.type == "tier.changed":
+            // Tiers are the reward-rules plugin's: it qualifies and downgrades customers by its
+            // policy; the earning rules here read the result as customer.tier.
+            guard case .string(let customerId)? = payload["customerId"], !customerId.isEmpty, customerId.utf8.count <= 128,
+                  case .string(let tier)? = payload["to"], !tier.isEmpty, tier.utf8.count <= 64 else {
+                throw TierChangeInvalid(eventId: event.envelope.eventId)
+            }
+            var customer = try ledger.customer(customerId)
+            customer.tier = tier
+            try ledger.save(customer)
+        case .derived(let payload) where event.envelope.type == "reward.granted":
+            try Accrual(ledger: ledger, book: book, schedule: schedule).bonus(payload, event: event.envelope, emit: &emit)
         case .derived(let payload) where event.envelope.type == "customer.scored":
             let score = try CustomerScore(payload)
             var customer = try ledger.customer(score.customerId)
@@ -118,4 +131,9 @@ public struct PointsAccrualPlugin: LoyaltyPlugin {
             },
         ]
     }
+}
+
+struct TierChangeInvalid: Error, CustomStringConvertible {
+    var eventId: String
+    var description: String { "tier.changed \(eventId) refused: it needs customerId (1 to 128 bytes) and to (a tier id of 1 to 64 bytes)" }
 }
