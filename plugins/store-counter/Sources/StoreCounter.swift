@@ -30,11 +30,12 @@ struct StoreCounter: LoyaltyPlugin {
     func apply(_ event: StoredEvent, in db: Database, emit: inout Emitter) throws {
         switch event.envelope.payload {
         case .purchase(let purchase):
-            try db.execute(sql: """
+            // Cached statements: compiling the SQL for every event would cost more than running it.
+            try db.cachedStatement(sql: """
                 INSERT INTO store_counts (storeId, currency, purchases, netAmount) VALUES (?, ?, 1, ?)
                 ON CONFLICT(storeId, currency) DO UPDATE SET purchases = purchases + 1, netAmount = netAmount + excluded.netAmount
-                """, arguments: [purchase.storeId, purchase.currency.description, purchase.total])
-            let count = try Int64.fetchOne(db, sql: "SELECT SUM(purchases) FROM store_counts WHERE storeId = ?",
+                """).execute(arguments: [purchase.storeId, purchase.currency.description, purchase.total])
+            let count = try Int64.fetchOne(db.cachedStatement(sql: "SELECT SUM(purchases) FROM store_counts WHERE storeId = ?"),
                                            arguments: [purchase.storeId]) ?? 0
             if count % milestoneEvery == 0 {
                 emit.emit(type: "store.milestone", key: "milestone", payload: [
@@ -42,10 +43,10 @@ struct StoreCounter: LoyaltyPlugin {
                 ])
             }
         case .return(let returned):
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO store_counts (storeId, currency, returns, netAmount) VALUES (?, ?, 1, ?)
                 ON CONFLICT(storeId, currency) DO UPDATE SET returns = returns + 1, netAmount = netAmount + excluded.netAmount
-                """, arguments: [returned.storeId, returned.currency.description, -returned.total])
+                """).execute(arguments: [returned.storeId, returned.currency.description, -returned.total])
         default:
             break
         }
