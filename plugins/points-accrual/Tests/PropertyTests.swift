@@ -74,5 +74,16 @@ import Testing
         }
         let problems = try Self.invariants(h)
         #expect(problems.isEmpty, "\(problems)")
+        // The running figure the rules read (customer.qualifyingPoints), brought up to now,
+        // equals the tier-qualifying points counted from the lots themselves.
+        for customer in ["C1", "C2", "C3"] {
+            let running = try h.pool.write { db -> Int64 in
+                let ledger = Ledger(db: db)
+                var record = try ledger.customer(customer)
+                try ledger.catchUp(&record, now: now)
+                return record.qualifying
+            }
+            #expect(running == (try h.balance(customer, at: now)).tierQualifying, "\(customer)")
+        }
     }
 }

@@ -71,7 +71,7 @@ struct Accrual {
         // nothing, so that a return finds its receipt.
         func keepReceiptOnly() throws {
             try insertLot(customerId: customerId, eventId: event.eventId, now: now, total: purchase.total, points: 0, remaining: 0,
-                          pendingUntil: now, expiresOnDay: nil, expiresAt: nil, rulesVersion: book.version, rulesText: "[]", released: true)
+                          pendingUntil: now, expiresOnDay: nil, expiresAt: nil, rulesVersion: book.version, rulesText: "[]")
             try ledger.save(customer)
         }
         guard let earning = book.earning, book.currency == nil || book.currency == purchase.currency else {
@@ -145,8 +145,9 @@ struct Accrual {
         customer.owed -= repaid
         let lotId = try insertLot(customerId: customerId, eventId: lotEventId, now: now, total: total, points: points,
                                   remaining: points - repaid, pendingUntil: pendingUntil, expiresOnDay: expiresOnDay,
-                                  expiresAt: expiresAt, rulesVersion: rulesVersion, rulesText: rulesText, released: false)
-        customer.nextRelease = min(customer.nextRelease ?? pendingUntil, pendingUntil)
+                                  expiresAt: expiresAt, rulesVersion: rulesVersion, rulesText: rulesText)
+        try schedule.notePending(pendingUntil - now, ledger)
+        ledger.added(lot: pendingUntil, earnedAt: now, points: points, remaining: points - repaid, to: &customer)
         schedule.lotAdded(expiresAt: expiresAt)
         if let expiresAt, book.earning?.expiryNoticeSeconds != nil, expiresAt <= (try schedule.current(ledger)).noticedThrough {
             // Expiring sooner than the notice period: notices already went out up to beyond
@@ -181,14 +182,13 @@ struct Accrual {
     /// (its points, rules and rules version are what `loyalty customer show` prints).
     @discardableResult
     private func insertLot(customerId: String, eventId: String, now: Int64, total: Int64, points: Int64, remaining: Int64,
-                           pendingUntil: Int64, expiresOnDay: Int?, expiresAt: Int64?, rulesVersion: String, rulesText: String,
-                           released: Bool) throws -> Int64 {
+                           pendingUntil: Int64, expiresOnDay: Int?, expiresAt: Int64?, rulesVersion: String, rulesText: String) throws -> Int64 {
         try ledger.db.cachedStatement(sql: """
             INSERT INTO lots (customerId, eventId, earnedAt, points, remaining, pendingUntil, expiresOnDay, expiresAt, rulesVersion, rules,
-                              total, released)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              total)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """).execute(arguments: [customerId, eventId, now, points, remaining, pendingUntil, expiresOnDay, expiresAt,
-                                     rulesVersion, rulesText, total, released])
+                                     rulesVersion, rulesText, total])
         return ledger.db.lastInsertedRowID
     }
 }

@@ -22,12 +22,18 @@ struct Balance {
         var balance = Balance(customerId: customerId)
         // Cached statements and a cursor: a balance is asked at every till, and compiling the
         // SQL each time cost more than running it.
+        // Tier-qualifying points are what was earned (net of returns) in the tier window,
+        // whether spent or expired since, as the rules' customer.qualifyingPoints counts them.
+        let window = Ledger.qualifyingWindow
         let rows = try Row.fetchCursor(db.cachedStatement(sql: """
-            SELECT points, remaining, reversed, pendingUntil, expiresAt, earnedAt FROM lots WHERE customerId = ? AND expired = 0
-            """), arguments: [customerId])
+            SELECT points, remaining, reversed, pendingUntil, expiresAt, earnedAt, expired FROM lots
+            WHERE customerId = ? AND (expired = 0 OR earnedAt > ?)
+            """), arguments: [customerId, now - window])
         while let row = try rows.next() {
             let points: Int64 = row[0], remaining: Int64 = row[1], reversed: Int64 = row[2], pendingUntil: Int64 = row[3]
-            let expiresAt: Int64? = row[4], earnedAt: Int64 = row[5]
+            let expiresAt: Int64? = row[4], earnedAt: Int64 = row[5], expired: Bool = row[6]
+            if pendingUntil <= now && earnedAt + window > now { balance.tierQualifying += points - reversed }
+            if expired { continue }
             if let expiresAt, expiresAt <= now { continue }
             if pendingUntil > now {
                 balance.pending += remaining
@@ -35,7 +41,6 @@ struct Balance {
             }
             balance.available += remaining
             if let expiresAt, expiresAt <= now + 30 * 86_400_000 { balance.expiringIn30Days += remaining }
-            if earnedAt + Ledger.qualifyingWindow > now { balance.tierQualifying += points - reversed }
         }
         if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT owed, tier FROM customers WHERE customerId = ?"), arguments: [customerId]) {
             balance.owed = row[0]

@@ -21,6 +21,13 @@ struct CustomerRecord {
     var qualifying: Int64 = 0
     /// Points a return could not take back, to be repaid from new points.
     var owed: Int64 = 0
+    /// Every lot with `pendingUntil` at or before this is counted in `available` (and, until it
+    /// lapses, in `qualifying`); none after it is. Lots carry no "released" flag: an instant per
+    /// customer says it for all of them, so a release writes nothing but the customer row.
+    var releasedThrough: Int64 = 0
+    /// Every counted lot whose tier window (`earnedAt` + 365 days) ended at or before this has
+    /// left `qualifying`.
+    var lapsedThrough: Int64 = 0
     /// The earliest instant a lot of this customer leaves its pending period (nil: none pending).
     var nextRelease: Int64?
     /// The earliest instant a lot of this customer stops counting for tiers (nil: none counts).
@@ -50,7 +57,7 @@ struct Ledger {
         // A cursor reads the columns in place; fetchOne would copy them into a new row.
         let rows = try Row.fetchCursor(db.cachedStatement(sql: """
             SELECT visits, spend, firstVisit, lastVisit, lastNps, tier, earnedDay, earnedToday, available, qualifying, owed,
-                nextRelease, nextLapse, days, clv, clvPercentile, pAlive
+                nextRelease, nextLapse, days, clv, clvPercentile, pAlive, releasedThrough, lapsedThrough
             FROM customers WHERE customerId = ?
             """), arguments: [id])
         guard let row = try rows.next() else { return record }
@@ -72,22 +79,26 @@ struct Ledger {
         record.clv = row[14]
         record.clvPercentile = row[15]
         record.pAlive = row[16]
+        record.releasedThrough = row[17]
+        record.lapsedThrough = row[18]
         return record
     }
 
     func save(_ c: CustomerRecord) throws {
         try db.cachedStatement(sql: """
             INSERT INTO customers (customerId, visits, spend, firstVisit, lastVisit, lastNps, tier, earnedDay, earnedToday, available,
-                qualifying, owed, nextRelease, nextLapse, days, clv, clvPercentile, pAlive)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                qualifying, owed, nextRelease, nextLapse, days, clv, clvPercentile, pAlive, releasedThrough, lapsedThrough)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(customerId) DO UPDATE SET visits = excluded.visits, spend = excluded.spend, firstVisit = excluded.firstVisit,
                 lastVisit = excluded.lastVisit, lastNps = excluded.lastNps, tier = excluded.tier, earnedDay = excluded.earnedDay,
                 earnedToday = excluded.earnedToday, available = excluded.available, qualifying = excluded.qualifying, owed = excluded.owed,
                 nextRelease = excluded.nextRelease, nextLapse = excluded.nextLapse, days = excluded.days,
-                clv = excluded.clv, clvPercentile = excluded.clvPercentile, pAlive = excluded.pAlive
+                clv = excluded.clv, clvPercentile = excluded.clvPercentile, pAlive = excluded.pAlive,
+                releasedThrough = excluded.releasedThrough, lapsedThrough = excluded.lapsedThrough
             """).execute(arguments: [c.customerId, c.visits, c.spend, c.firstVisit, c.lastVisit, c.lastNps, c.tier, c.earnedDay,
                                      c.earnedToday, c.available, c.qualifying, c.owed, c.nextRelease, c.nextLapse,
-                                     c.days.isEmpty ? nil : DayHistoryCodec.encode(c.days), c.clv, c.clvPercentile, c.pAlive])
+                                     c.days.isEmpty ? nil : DayHistoryCodec.encode(c.days), c.clv, c.clvPercentile, c.pAlive,
+                                     c.releasedThrough, c.lapsedThrough])
     }
 
     func record(_ customerId: String, at: Int64, kind: String, points: Int64, lotId: Int64?, cause: String,
@@ -99,39 +110,85 @@ struct Ledger {
 
     /// Brings the customer's running figures up to `now`: lots whose return window has passed
     /// become spendable and count for tiers; lots older than the tier window stop counting.
-    /// Touches the lots only when the customer row says one of them is due.
+    /// Reads lots only when the customer row says one of them is due, and writes none: both
+    /// are ranges over the (customerId, earnedAt) index, and the customer's two instants move.
     func catchUp(_ c: inout CustomerRecord, now: Int64) throws {
+        let released = c.releasedThrough, lapsed = c.lapsedThrough
+        let window = Self.qualifyingWindow
+        if let due = c.nextLapse, due <= now {
+            // In earnedAt order from the last lapse: lots whose tier window ended leave the
+            // count (if they were in it); the first one still inside gives the next lapse.
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+                SELECT earnedAt, pendingUntil, points - reversed FROM lots
+                WHERE customerId = ? AND earnedAt > ? AND points > 0 ORDER BY earnedAt
+                """), arguments: [c.customerId, lapsed - window])
+            c.nextLapse = nil
+            while let row = try rows.next() {
+                let earnedAt: Int64 = row[0], pendingUntil: Int64 = row[1], net: Int64 = row[2]
+                guard earnedAt + window <= now else {
+                    c.nextLapse = earnedAt + window
+                    break
+                }
+                if pendingUntil <= released { c.qualifying -= net }
+            }
+        }
         if let due = c.nextRelease, due <= now {
-            // One statement releases every due lot and hands back what the running figures need.
-            let released = try Row.fetchCursor(db.cachedStatement(sql: """
-                UPDATE lots SET released = 1, qualifyingUntil = earnedAt + ?1, inQualifying = (earnedAt + ?1 > ?2)
-                WHERE customerId = ?3 AND released = 0 AND pendingUntil <= ?2
-                RETURNING remaining, points - reversed, earnedAt + ?1
-                """), arguments: [Self.qualifyingWindow, now, c.customerId])
-            while let row = try released.next() {
-                let remaining: Int64 = row[0], net: Int64 = row[1], lapsesAt: Int64 = row[2]
+            // The customer's lots still pending as of the last release, one range of the index:
+            // those due now are counted, the earliest of the rest is the next release.
+            let maxPending = try longestPending()
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+                SELECT remaining, points - reversed, earnedAt, pendingUntil FROM lots
+                WHERE customerId = ? AND earnedAt > ? AND pendingUntil > ? AND points > 0
+                """), arguments: [c.customerId, released - maxPending, released])
+            c.nextRelease = nil
+            while let row = try rows.next() {
+                let remaining: Int64 = row[0], net: Int64 = row[1], earnedAt: Int64 = row[2], pendingUntil: Int64 = row[3]
+                guard pendingUntil <= now else {
+                    c.nextRelease = min(c.nextRelease ?? pendingUntil, pendingUntil)
+                    continue
+                }
                 c.available += remaining
-                if lapsesAt > now {
+                if earnedAt + window > now {
                     c.qualifying += net
-                    c.nextLapse = min(c.nextLapse ?? lapsesAt, lapsesAt)
+                    c.nextLapse = min(c.nextLapse ?? earnedAt + window, earnedAt + window)
                 }
             }
-            c.nextRelease = try Int64.fetchOne(db.cachedStatement(sql: """
-                SELECT MIN(pendingUntil) FROM lots WHERE customerId = ? AND released = 0
-                """), arguments: [c.customerId])
         }
-        if let due = c.nextLapse, due <= now {
-            let lapsed = try Row.fetchCursor(db.cachedStatement(sql: """
-                UPDATE lots SET inQualifying = 0 WHERE customerId = ? AND inQualifying = 1 AND qualifyingUntil <= ?
-                RETURNING points - reversed
-                """), arguments: [c.customerId, now])
-            while let row = try lapsed.next() {
-                c.qualifying -= row[0] as Int64
+        // Nothing else was due (the instants above say so), so the figures hold as of now.
+        c.releasedThrough = max(released, now)
+        c.lapsedThrough = max(lapsed, now)
+    }
+
+    /// The longest pending period any lot was given, which bounds how far back in `earnedAt` a
+    /// lot still pending can be.
+    func longestPending() throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT maxPending FROM sweep WHERE id = 1")) ?? 0
+    }
+
+    /// Records a lot's pending period as the longest, if it is.
+    func notePending(_ milliseconds: Int64) throws {
+        try db.cachedStatement(sql: "UPDATE sweep SET maxPending = ? WHERE id = 1 AND maxPending < ?").execute(arguments: [milliseconds, milliseconds])
+    }
+
+    /// A lot just written: counted at once if its pending period is already behind the
+    /// customer's figures (no return window, or a purchase that reached us late), otherwise
+    /// released when due.
+    func added(lot pendingUntil: Int64, earnedAt: Int64, points: Int64, remaining: Int64, to c: inout CustomerRecord) {
+        guard points > 0 else { return }
+        if pendingUntil <= c.releasedThrough {
+            c.available += remaining
+            if earnedAt + Self.qualifyingWindow > c.lapsedThrough {
+                c.qualifying += points
+                c.nextLapse = min(c.nextLapse ?? earnedAt + Self.qualifyingWindow, earnedAt + Self.qualifyingWindow)
             }
-            c.nextLapse = try Int64.fetchOne(db.cachedStatement(sql: """
-                SELECT MIN(qualifyingUntil) FROM lots WHERE customerId = ? AND inQualifying = 1
-                """), arguments: [c.customerId])
+        } else {
+            c.nextRelease = min(c.nextRelease ?? pendingUntil, pendingUntil)
         }
+    }
+
+    /// Whether a lot is counted in the customer's `qualifying` now.
+    func countsForTiers(pendingUntil: Int64, earnedAt: Int64, of c: CustomerRecord) -> Bool {
+        pendingUntil <= c.releasedThrough && earnedAt + Self.qualifyingWindow > c.lapsedThrough
     }
 
     /// The earliest expiry of a lot not expired yet (nil: none will).
@@ -143,18 +200,17 @@ struct Ledger {
     /// - Returns: what lapsed, per lot, for the `points.expired` events.
     func expire(now: Int64, limit: Int = 500) throws -> [(customerId: String, lotId: Int64, purchaseEventId: String, points: Int64)] {
         let rows = try Row.fetchAll(db.cachedStatement(sql: """
-            SELECT lotId, customerId, eventId, remaining, released FROM lots
+            SELECT lotId, customerId, eventId, remaining, pendingUntil FROM lots
             WHERE expired = 0 AND expiresAt IS NOT NULL AND expiresAt <= ? ORDER BY expiresAt LIMIT ?
             """), arguments: [now, limit])
         var lapsed: [(String, Int64, String, Int64)] = []
         for row in rows {
-            let lotId: Int64 = row[0], customerId: String = row[1], eventId: String = row[2], remaining: Int64 = row[3], released: Bool = row[4]
+            let lotId: Int64 = row[0], customerId: String = row[1], eventId: String = row[2], remaining: Int64 = row[3], pendingUntil: Int64 = row[4]
             try db.cachedStatement(sql: "UPDATE lots SET expired = 1, remaining = 0 WHERE lotId = ?").execute(arguments: [lotId])
             guard remaining > 0 else { continue }
-            if released {
-                try db.cachedStatement(sql: "UPDATE customers SET available = available - ? WHERE customerId = ?")
-                    .execute(arguments: [remaining, customerId])
-            }
+            // Only a lot the customer's figures already count is taken out of them.
+            try db.cachedStatement(sql: "UPDATE customers SET available = available - ? WHERE customerId = ? AND releasedThrough >= ?")
+                .execute(arguments: [remaining, customerId, pendingUntil])
             try record(customerId, at: now, kind: "expired", points: -remaining, lotId: lotId, cause: eventId)
             lapsed.append((customerId, lotId, eventId, remaining))
         }
@@ -197,7 +253,7 @@ struct Ledger {
 
     /// Takes up to `points` from the customer's lots, the returned lot first, then the
     /// oldest-expiring. - Returns: what was taken, per lot.
-    /// With `spendableOnly`, only released lots that have not expired by `now` (a redemption);
+    /// With `spendableOnly`, only counted lots that have not expired by `now` (a redemption);
     /// otherwise any lot with points left (a return taking back).
     func take(_ points: Int64, from c: inout CustomerRecord, firstLot: Int64?, now: Int64,
               spendableOnly: Bool = false) throws -> [(lotId: Int64, points: Int64)] {
@@ -205,19 +261,19 @@ struct Ledger {
         var taken: [(Int64, Int64)] = []
         var candidates: [Row] = []
         if let firstLot {
-            candidates += try Row.fetchAll(db.cachedStatement(sql: "SELECT lotId, remaining, released FROM lots WHERE lotId = ? AND expired = 0"),
+            candidates += try Row.fetchAll(db.cachedStatement(sql: "SELECT lotId, remaining, pendingUntil FROM lots WHERE lotId = ? AND expired = 0"),
                                            arguments: [firstLot])
         }
         if wanted > 0 {
             candidates += try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT lotId, remaining, released FROM lots WHERE customerId = ? AND remaining > 0 AND expired = 0
-                    AND (? = 0 OR (released = 1 AND (expiresAt IS NULL OR expiresAt > ?)))
+                SELECT lotId, remaining, pendingUntil FROM lots WHERE customerId = ? AND remaining > 0 AND expired = 0
+                    AND (? = 0 OR (pendingUntil <= ? AND (expiresAt IS NULL OR expiresAt > ?)))
                 ORDER BY expiresAt IS NULL, expiresAt, lotId
-                """), arguments: [c.customerId, spendableOnly, now])
+                """), arguments: [c.customerId, spendableOnly, c.releasedThrough, now])
         }
         var seen = Set<Int64>()
         for row in candidates where wanted > 0 {
-            let lotId: Int64 = row[0], remaining: Int64 = row[1], released: Bool = row[2]
+            let lotId: Int64 = row[0], remaining: Int64 = row[1], released = (row[2] as Int64) <= c.releasedThrough
             guard seen.insert(lotId).inserted, remaining > 0 else { continue }
             let part = min(remaining, wanted)
             try db.cachedStatement(sql: "UPDATE lots SET remaining = remaining - ? WHERE lotId = ?").execute(arguments: [part, lotId])

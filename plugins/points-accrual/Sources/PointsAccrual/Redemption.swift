@@ -31,9 +31,9 @@ enum Redemption {
             var customer = try ledger.customer(customerId)
             try ledger.catchUp(&customer, now: now)
             let spendable = try Int64.fetchOne(db, sql: """
-                SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE customerId = ? AND released = 1 AND expired = 0 AND remaining > 0
+                SELECT COALESCE(SUM(remaining), 0) FROM lots WHERE customerId = ? AND pendingUntil <= ? AND expired = 0 AND remaining > 0
                     AND (expiresAt IS NULL OR expiresAt > ?)
-                """, arguments: [customerId, now]) ?? 0
+                """, arguments: [customerId, customer.releasedThrough, now]) ?? 0
             let available = spendable - customer.owed
             guard available >= points else {
                 try ledger.save(customer)
@@ -81,8 +81,8 @@ enum Redemption {
         for spend in spends {
             guard case .object(let item) = spend, case .string(let purchaseEventId)? = item["purchaseEventId"],
                   case .int(let part)? = item["points"],
-                  let row = try Row.fetchOne(db, sql: "SELECT lotId, remaining, released FROM lots WHERE eventId = ?", arguments: [purchaseEventId]) else { continue }
-            let lotId: Int64 = row[0], remaining: Int64 = row[1], released: Bool = row[2]
+                  let row = try Row.fetchOne(db, sql: "SELECT lotId, remaining, pendingUntil FROM lots WHERE eventId = ?", arguments: [purchaseEventId]) else { continue }
+            let lotId: Int64 = row[0], remaining: Int64 = row[1], released = (row[2] as Int64) <= customer.releasedThrough
             let taken = min(part, remaining)
             guard taken > 0 else { continue }
             try db.execute(sql: "UPDATE lots SET remaining = remaining - ? WHERE lotId = ?", arguments: [taken, lotId])

@@ -22,7 +22,7 @@ struct Reversal {
             ])
         }
         guard let lot = try Row.fetchOne(db.cachedStatement(sql: """
-                SELECT lotId, customerId, total, returned, points, reversed, rulesVersion FROM lots WHERE eventId = ?
+                SELECT lotId, customerId, total, returned, points, reversed, rulesVersion, pendingUntil, earnedAt FROM lots WHERE eventId = ?
                 """), arguments: [returned.originalEventId]) else {
             refuse("unknown receipt: no purchase by a loyalty customer with event id \(returned.originalEventId)")
             return
@@ -45,8 +45,8 @@ struct Reversal {
 
         var customer = try ledger.customer(customerId)
         try ledger.catchUp(&customer, now: now)
-        // Catching up may just have released the lot into the tier count: ask again.
-        let inQualifying = try Bool.fetchOne(db.cachedStatement(sql: "SELECT inQualifying FROM lots WHERE lotId = ?"), arguments: [lotId]) ?? false
+        // Asked after catching up, which may just have released the lot into the tier count.
+        let inQualifying = ledger.countsForTiers(pendingUntil: lot[7], earnedAt: lot[8], of: customer)
         try db.cachedStatement(sql: "UPDATE lots SET reversed = reversed + ? WHERE lotId = ?").execute(arguments: [delta, lotId])
         if inQualifying { customer.qualifying -= delta }
         let taken = try ledger.take(delta, from: &customer, firstLot: lotId, now: now)

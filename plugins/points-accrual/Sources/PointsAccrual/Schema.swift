@@ -147,5 +147,35 @@ enum Schema {
                 ALTER TABLE customers ADD COLUMN pAlive REAL;
                 """)
         }
+        migrator.registerMigration("points-accrual v5 release by instant") { db in
+            // A lot's release and lapse used to be flags written on the lot, each with its
+            // partial index: three B-tree changes per lot at release and two at lapse. Now an
+            // instant per customer says which lots are counted (releasedThrough, lapsedThrough),
+            // and both are ranges over one (customerId, earnedAt) index. The flags stay as
+            // columns of old rows; nothing reads them.
+            try db.execute(sql: """
+                ALTER TABLE customers ADD COLUMN releasedThrough INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE customers ADD COLUMN lapsedThrough INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE sweep ADD COLUMN maxPending INTEGER NOT NULL DEFAULT 0;
+                UPDATE sweep SET maxPending = COALESCE((SELECT MAX(pendingUntil - earnedAt) FROM lots WHERE points > 0), 0);
+                -- Old code released every lot due at the customer's last event, so the instants
+                -- below separate counted lots from the others exactly.
+                UPDATE customers SET
+                    releasedThrough = COALESCE((SELECT MAX(pendingUntil) FROM lots l
+                        WHERE l.customerId = customers.customerId AND l.released = 1 AND l.points > 0), 0),
+                    lapsedThrough = COALESCE((SELECT MAX(qualifyingUntil) FROM lots l
+                        WHERE l.customerId = customers.customerId AND l.released = 1 AND l.inQualifying = 0 AND l.points > 0), 0);
+                CREATE INDEX lots_by_customer_time ON lots (customerId, earnedAt);
+                DROP INDEX lots_by_customer;
+                DROP INDEX lots_unreleased;
+                DROP INDEX lots_qualifying;
+                UPDATE customers SET
+                    nextRelease = (SELECT MIN(pendingUntil) FROM lots l
+                        WHERE l.customerId = customers.customerId AND l.pendingUntil > customers.releasedThrough AND l.points > 0),
+                    nextLapse = (SELECT MIN(earnedAt) FROM lots l
+                        WHERE l.customerId = customers.customerId AND l.pendingUntil <= customers.releasedThrough AND l.points > 0
+                            AND l.earnedAt + \(Ledger.qualifyingWindow) > customers.lapsedThrough) + \(Ledger.qualifyingWindow);
+                """)
+        }
     }
 }

@@ -16,6 +16,8 @@ final class SweepSchedule: Sendable {
         var noticedThrough: Int64
         /// Earliest `expiresAt` above `noticedThrough` (`Int64.max`: none).
         var nextNotice: Int64
+        /// The longest pending period of any lot, as stored (see `Ledger.longestPending`).
+        var maxPending: Int64
     }
 
     private let known = Mutex<Known?>(nil)
@@ -25,7 +27,7 @@ final class SweepSchedule: Sendable {
         if let known = known.withLock({ $0 }) { return known }
         let noticedThrough = try ledger.noticedThrough()
         let fresh = Known(nextExpiry: try ledger.nextExpiry() ?? .max, noticedThrough: noticedThrough,
-                          nextNotice: try ledger.nextNotice(after: noticedThrough) ?? .max)
+                          nextNotice: try ledger.nextNotice(after: noticedThrough) ?? .max, maxPending: try ledger.longestPending())
         known.withLock { $0 = fresh }
         return fresh
     }
@@ -35,6 +37,16 @@ final class SweepSchedule: Sendable {
     func swept(_ fresh: Known, in db: Database) {
         known.withLock { $0 = fresh }
         db.afterNextTransaction(onCommit: { _ in }, onRollback: { [weak self] _ in self?.forget() })
+    }
+
+    /// A lot with a pending period longer than any before: stored, and known, so that most
+    /// lots need no statement for it. Forgotten if the transaction rolls back, since the
+    /// stored value then stays the old one.
+    func notePending(_ milliseconds: Int64, _ ledger: Ledger) throws {
+        guard milliseconds > (try current(ledger)).maxPending else { return }
+        try ledger.notePending(milliseconds)
+        known.withLock { state in state?.maxPending = milliseconds }
+        ledger.db.afterNextTransaction(onCommit: { _ in }, onRollback: { [weak self] _ in self?.forget() })
     }
 
     /// A lot was written: it may expire, or need a notice, before anything known so far. Moving
