@@ -177,5 +177,40 @@ enum Schema {
                             AND l.earnedAt + \(Ledger.qualifyingWindow) > customers.lapsedThrough) + \(Ledger.qualifyingWindow);
                 """)
         }
+        migrator.registerMigration("points-accrual v6 customers clustered") { db in
+            // Every event reads and writes one customer row by its id: clustered on the id, that
+            // is one B-tree instead of the id's index plus the rowid table.
+            let columns = """
+                customerId, visits, spend, firstVisit, lastVisit, lastNps, tier, earnedDay, earnedToday, available, qualifying, owed,
+                nextRelease, nextLapse, days, clv, clvPercentile, pAlive, releasedThrough, lapsedThrough
+                """
+            try db.execute(sql: """
+                CREATE TABLE customers_clustered (
+                    customerId TEXT NOT NULL PRIMARY KEY,
+                    visits INTEGER NOT NULL DEFAULT 0,
+                    spend INTEGER NOT NULL DEFAULT 0,
+                    firstVisit INTEGER,
+                    lastVisit INTEGER,
+                    lastNps INTEGER,
+                    tier TEXT,
+                    earnedDay INTEGER,
+                    earnedToday INTEGER NOT NULL DEFAULT 0,
+                    available INTEGER NOT NULL DEFAULT 0,
+                    qualifying INTEGER NOT NULL DEFAULT 0,
+                    owed INTEGER NOT NULL DEFAULT 0,
+                    nextRelease INTEGER,
+                    nextLapse INTEGER,
+                    days BLOB,
+                    clv REAL,
+                    clvPercentile REAL,
+                    pAlive REAL,
+                    releasedThrough INTEGER NOT NULL DEFAULT 0,
+                    lapsedThrough INTEGER NOT NULL DEFAULT 0
+                ) WITHOUT ROWID;
+                INSERT INTO customers_clustered (\(columns)) SELECT \(columns) FROM customers;
+                DROP TABLE customers;
+                ALTER TABLE customers_clustered RENAME TO customers;
+                """)
+        }
     }
 }
