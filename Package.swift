@@ -14,6 +14,8 @@ let package = Package(
         .executable(name: "points-accrual", targets: ["PointsAccrualPlugin"]),
         .executable(name: "customer-scoring", targets: ["CustomerScoringPlugin"]),
         .executable(name: "satisfaction", targets: ["SatisfactionPlugin"]),
+        .executable(name: "discount-campaigns", targets: ["DiscountCampaignsPlugin"]),
+        .executable(name: "reward-rules", targets: ["RewardRulesPlugin"]),
         .library(name: "ZeroMQ", targets: ["ZeroMQ"]),
         .library(name: "LoyaltyEvents", targets: ["LoyaltyEvents"]),
         .library(name: "PluginRuntime", targets: ["PluginRuntime"]),
@@ -80,7 +82,7 @@ let package = Package(
         ], swiftSettings: strict),
         .executableTarget(name: "LoyaltyCLI", dependencies: [
             "ZeroMQ", "LoyaltyEvents", "LoyaltyWire", "LoyaltyBus", "LoyaltyConfig", "LoyaltySupervisor", "LoyaltySimulation",
-            "LoyaltyScoring", "LoyaltyRules", "RuleSimulation",
+            "LoyaltyScoring", "LoyaltyRules", "RuleSimulation", "DiscountCampaigns",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -147,6 +149,38 @@ let package = Package(
             path: "plugins/satisfaction/Sources/Main",
             swiftSettings: strict
         ),
+        // The reward-rules plugin: rewards, tiers, limits and budgets as a library (tested directly), and a thin executable.
+        .target(
+            name: "RewardRules",
+            dependencies: [
+                "PluginRuntime", "LoyaltyEvents", "LoyaltyRules",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "plugins/reward-rules/Sources/RewardRules",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "RewardRulesPlugin",
+            dependencies: ["RewardRules", "PluginRuntime"],
+            path: "plugins/reward-rules/Sources/Main",
+            swiftSettings: strict
+        ),
+        // The discount-campaigns plugin: quotes and committed discounts as a library (tested directly), and a thin executable.
+        .target(
+            name: "DiscountCampaigns",
+            dependencies: [
+                "PluginRuntime", "LoyaltyEvents", "LoyaltyRules",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            path: "plugins/discount-campaigns/Sources/DiscountCampaigns",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "DiscountCampaignsPlugin",
+            dependencies: ["DiscountCampaigns", "PluginRuntime"],
+            path: "plugins/discount-campaigns/Sources/Main",
+            swiftSettings: strict
+        ),
         // Helpers shared by the test targets: temporary folders, free ports, sample events.
         .target(name: "LoyaltyTestSupport", dependencies: [
             "LoyaltyEvents", "ZeroMQ", "LoyaltyBus", "LoyaltyWire", .product(name: "Logging", package: "swift-log"),
@@ -186,6 +220,14 @@ let package = Package(
             "Satisfaction", "PluginRuntime", "LoyaltyRules", "LoyaltyEvents",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "plugins/satisfaction/Tests"),
+        .testTarget(name: "DiscountCampaignsTests", dependencies: [
+            "DiscountCampaigns", "PluginRuntime", "LoyaltyRules", "LoyaltyEvents",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], path: "plugins/discount-campaigns/Tests"),
+        .testTarget(name: "RewardRulesTests", dependencies: [
+            "RewardRules", "PluginRuntime", "LoyaltyRules", "LoyaltyEvents",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], path: "plugins/reward-rules/Tests"),
         .testTarget(name: "IntegrationTests", dependencies: [
             "LoyaltyWire", "LoyaltyTestSupport", "LoyaltyEvents", "LoyaltySimulation", "ZeroMQ", "LoyaltyRules",
             .product(name: "GRDB", package: "GRDB.swift"),

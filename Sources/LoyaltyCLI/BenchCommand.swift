@@ -12,7 +12,7 @@ struct BenchCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks anyone can run: the bus (default), the scoring models, the rules and the points plugin.",
-        subcommands: [BusBenchCommand.self, ScoringBenchCommand.self, RulesBenchCommand.self, PointsBenchCommand.self],
+        subcommands: [BusBenchCommand.self, ScoringBenchCommand.self, RulesBenchCommand.self, PointsBenchCommand.self, CampaignsBenchCommand.self],
         defaultSubcommand: BusBenchCommand.self
     )
 }

@@ -21,6 +21,7 @@ struct Loyalty: AsyncParsableCommand {
             RulesCommand.self,
             CustomerCommand.self,
             AlertsCommand.self,
+            CampaignsCommand.self,
             ReportCommand.self,
             BenchCommand.self,
         ]

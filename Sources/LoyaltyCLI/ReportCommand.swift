@@ -7,7 +7,7 @@ struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "report",
         abstract: "Reports from the plugins' state.",
-        subcommands: [CustomersReport.self, SatisfactionReport.self]
+        subcommands: [CustomersReport.self, SatisfactionReport.self, CampaignsReport.self]
     )
 }
 

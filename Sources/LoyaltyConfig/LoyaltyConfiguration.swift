@@ -53,7 +53,7 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
     /// Default relative values, as written in the shipped `config/loyalty.yaml`.
     static let defaultDataDir = "var"
     static let defaultPluginsDir = "plugins"
-    static let defaultEnabled = ["store-counter", "points-accrual", "customer-scoring", "satisfaction"]
+    static let defaultEnabled = ["store-counter", "points-accrual", "customer-scoring", "satisfaction", "discount-campaigns", "reward-rules"]
     static let defaultRulesDir = "config/rules"
 
     /// The defaults (same values as the shipped `config/loyalty.yaml`), with paths under `root`.

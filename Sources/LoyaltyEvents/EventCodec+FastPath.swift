@@ -308,6 +308,7 @@ struct _FastEventDecoder {
         var seen: UInt32 = 0
         var storeId: String?, terminalId: String?, receiptId: String?, customerId: String?
         var currency: CurrencyCode?, lines: [PurchaseLine]?, sum: Int64 = 0, discount: Int64 = 0, total: Int64?
+        var quoteId: String?
         while true {
             guard let k = key(Self.purchaseKeys) else { return nil }
             guard seen & (1 << k) == 0 else { return nil }
@@ -324,7 +325,9 @@ struct _FastEventDecoder {
                     guard let n = int(), n >= 0 else { return nil }
                     discount = n
                 }
-            default: guard let n = int() else { return nil }; total = n
+            case 7: guard let n = int() else { return nil }; total = n
+            case 8: guard let s = optionalId() else { return nil }; quoteId = s
+            default: return nil  // couponCodes: rare, left to the tree decoder
             }
             guard let more = next(closeBrace) else { return nil }
             if !more { break }
@@ -334,7 +337,7 @@ struct _FastEventDecoder {
         guard discount <= sum, total >= 0, total == sum - discount else { return nil }
         return Purchase(
             storeId: storeId, terminalId: terminalId, receiptId: receiptId, customerId: customerId,
-            currency: currency, lines: lines, discount: discount, total: total)
+            currency: currency, lines: lines, discount: discount, total: total, quoteId: quoteId)
     }
 
     /// The non-empty `lines` array (at most `limits.maxLines`) and the sum of its line amounts.

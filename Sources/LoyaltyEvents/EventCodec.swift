@@ -4,7 +4,10 @@ public enum EventCodec {
     public static let envelopeFields = ["v", "eventId", "type", "occurredAt", "source", "seq", "payload"]
     public static let purchaseFields = [
         "storeId", "terminalId", "receiptId", "customerId", "currency", "lines", "discount", "total",
+        "quoteId", "couponCodes",
     ]
+    /// At most this many coupon codes on one purchase.
+    public static let maxCouponCodes = 10
     public static let purchaseLineFields = ["sku", "category", "quantity", "unitPrice", "margin"]
     public static let returnFields = [
         "storeId", "terminalId", "receiptId", "customerId", "originalEventId", "currency", "lines", "total",
@@ -188,6 +191,7 @@ public enum EventCodec {
     static func decodePurchase(_ o: JSONObject, limits: EventLimits) throws(EventValidationError) -> Purchase {
         var storeId: JSONValue?, terminalId: JSONValue?, receiptId: JSONValue?, customerId: JSONValue?
         var currency: JSONValue?, lines: JSONValue?, discount: JSONValue?, total: JSONValue?
+        var quoteId: JSONValue?, couponCodes: JSONValue?
         for k in 0..<o.keys.count {
             let val = o.values[k]
             switch o.keys[k] {
@@ -199,6 +203,8 @@ public enum EventCodec {
             case "lines": lines = val
             case "discount": discount = val
             case "total": total = val
+            case "quoteId": quoteId = val
+            case "couponCodes": couponCodes = val
             case let key: throw unknownField(key, path: "payload." + key, allowed: purchaseFields)
             }
         }
@@ -206,6 +212,14 @@ public enum EventCodec {
         let terminal = try requireId(terminalId, "payload.terminalId")
         let receipt = try requireId(receiptId, "payload.receiptId")
         let customer = try optionalId(customerId, "payload.customerId")
+        let quote = try optionalId(quoteId, "payload.quoteId")
+        var codes: [String] = []
+        if let c = present(couponCodes) {
+            guard case .array(let items) = c, items.count <= maxCouponCodes else {
+                throw invalid("payload.couponCodes", "must be an array of at most \(maxCouponCodes) codes, got \(describe(c))")
+            }
+            for (n, item) in items.enumerated() { codes.append(try checkId(item, "payload.couponCodes[\(n)]")) }
+        }
         let cur = try requireCurrency(currency, "payload.currency")
         let items = try requireLines(lines, limits: limits)
         var parsed: [PurchaseLine] = []
@@ -248,7 +262,7 @@ public enum EventCodec {
         }
         return Purchase(
             storeId: store, terminalId: terminal, receiptId: receipt, customerId: customer, currency: cur,
-            lines: parsed, discount: disc, total: totalValue)
+            lines: parsed, discount: disc, total: totalValue, quoteId: quote, couponCodes: codes)
     }
 
     static func decodePurchaseLine(_ o: JSONObject, path: @autoclosure () -> String) throws(EventValidationError) -> PurchaseLine {
@@ -303,6 +317,16 @@ public enum EventCodec {
         w.bytes.append(0x5D)
         if p.discount != 0 { w.key("discount"); w.writeInt(p.discount) }
         w.key("total"); w.writeInt(p.total)
+        if let q = p.quoteId { w.key("quoteId"); w.writeString(q) }
+        if !p.couponCodes.isEmpty {
+            w.key("couponCodes")
+            w.bytes.append(0x5B)
+            for (n, code) in p.couponCodes.enumerated() {
+                if n > 0 { w.bytes.append(0x2C) }
+                w.writeString(code)
+            }
+            w.bytes.append(0x5D)
+        }
         w.bytes.append(0x7D)
     }
 

@@ -96,10 +96,15 @@ public struct Purchase: Sendable, Equatable {
     public var discount: Int64
     /// Amount paid in minor units: sum(quantity × unitPrice) − discount.
     public var total: Int64
+    /// The `campaign.quote` whose discounts the till gave (optional; absent in older events).
+    public var quoteId: String?
+    /// Coupon codes the customer presented (optional, at most 10; absent in older events).
+    public var couponCodes: [String]
 
     public init(
         storeId: String, terminalId: String, receiptId: String, customerId: String? = nil,
-        currency: CurrencyCode, lines: [PurchaseLine], discount: Int64 = 0, total: Int64
+        currency: CurrencyCode, lines: [PurchaseLine], discount: Int64 = 0, total: Int64,
+        quoteId: String? = nil, couponCodes: [String] = []
     ) {
         self.storeId = storeId
         self.terminalId = terminalId
@@ -109,19 +114,21 @@ public struct Purchase: Sendable, Equatable {
         self.lines = lines
         self.discount = discount
         self.total = total
+        self.quoteId = quoteId
+        self.couponCodes = couponCodes
     }
 
     /// Builds a purchase whose total is computed from the lines; nil on arithmetic overflow.
     public init?(
         storeId: String, terminalId: String, receiptId: String, customerId: String? = nil,
-        currency: CurrencyCode, lines: [PurchaseLine], discount: Int64 = 0
+        currency: CurrencyCode, lines: [PurchaseLine], discount: Int64 = 0, quoteId: String? = nil, couponCodes: [String] = []
     ) {
         guard let sum = PurchaseLine.sum(lines) else { return nil }
         let (t, o) = sum.subtractingReportingOverflow(discount)
         guard !o else { return nil }
         self.init(
             storeId: storeId, terminalId: terminalId, receiptId: receiptId, customerId: customerId,
-            currency: currency, lines: lines, discount: discount, total: t)
+            currency: currency, lines: lines, discount: discount, total: t, quoteId: quoteId, couponCodes: couponCodes)
     }
 
     public var totalMoney: Money { Money(minorUnits: total, currency: currency) }
@@ -240,6 +247,13 @@ public struct EventLimits: Sendable, Equatable {
     public var maxBytes: Int
     /// Most lines in a purchase or return.
     public var maxLines: Int
+    /// Admission only (`admissionProblem`, applied by the bus to new events, not when decoding):
+    /// the largest quantity on a line, the largest unit price or total in minor units, and how
+    /// far `occurredAt` may lie ahead of / behind the bus's clock (nil: unchecked).
+    public var maxQuantity: Int64 = 1_000_000
+    public var maxAmountMinorUnits: Int64 = 1_000_000_000_000
+    public var maxFutureMilliseconds: Int64? = 3650 * 86_400_000
+    public var maxAgeMilliseconds: Int64? = 50 * 366 * 86_400_000
 
     public init(maxBytes: Int = 65_536, maxLines: Int = 500) {
         self.maxBytes = maxBytes

@@ -44,7 +44,7 @@ func expectConfigError(_ body: () throws -> Void) -> ConfigError? {
                                            replay: "tcp://127.0.0.1:5603"))
         #expect(config.dataDirectory == "/x/var")
         #expect(config.pluginsDirectory == "/x/plugins")
-        #expect(config.enabledPlugins == ["store-counter", "points-accrual", "customer-scoring", "satisfaction"])
+        #expect(config.enabledPlugins == ["store-counter", "points-accrual", "customer-scoring", "satisfaction", "discount-campaigns", "reward-rules"])
         #expect(config.rulesDirectory == "/x/config/rules")
         #expect(config.sourceFile == nil)
         #expect(config.journalPath == "/x/var/journal.sqlite")
@@ -192,7 +192,7 @@ func expectConfigError(_ body: () throws -> Void) -> ConfigError? {
             .deletingLastPathComponent().deletingLastPathComponent().path
         let config = try LoyaltyConfiguration.load(path: repoRoot + "/config/loyalty.yaml")
         let manifests = try PluginManifest.loadEnabled(config)
-        #expect(manifests.map(\.name) == ["store-counter", "points-accrual", "customer-scoring", "satisfaction"])
+        #expect(manifests.map(\.name) == ["store-counter", "points-accrual", "customer-scoring", "satisfaction", "discount-campaigns", "reward-rules"])
         let satisfaction = manifests.first { $0.name == "satisfaction" }
         #expect(satisfaction?.rules == ["alerts"])
         #expect(satisfaction?.topicsIn == ["survey", "purchase", "customer.scored"])

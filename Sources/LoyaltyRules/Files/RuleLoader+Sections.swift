@@ -111,92 +111,9 @@ extension LoadContext {
         return EarningPolicy.Rule(header: header, when: when, lines: lines, effect: effect)
     }
 
-    // MARK: rewards
+    // MARK: rewards: in RuleLoader+Rewards.swift
 
-    mutating func readRewards(_ node: Node, in text: SourceText) {
-        guard let items = list(node, key: "rewards", in: text) else { return }
-        let allowed = ["id", "description", "priority", "group", "when", "grant", "value", "repeat"]
-        for item in items {
-            guard let keys = mapping(item, allowed: allowed, what: "a reward", in: text),
-                  let header = header(keys, item: item, in: text, section: "rewards") else { continue }
-            let when = keys["when"].flatMap { condition($0.value, scope: scope(Self.purchaseRoots), in: text, ruleId: header.id) }
-            guard let (_, grantNode) = keys["grant"] else {
-                diagnostics.append(text.diagnostic("reward '\(header.id)' needs 'grant': what the customer gets, e.g. grant: free coffee",
-                                                   at: keys["id"]?.key, ruleId: header.id))
-                continue
-            }
-            let grant = string(grantNode, key: "grant", in: text, ruleId: header.id)
-            var value = 0.0
-            if let (_, valueNode) = keys["value"] { value = money(valueNode, key: "value", in: text, ruleId: header.id) ?? -1 }
-            var repeats = RewardRule.Repeat.once
-            if let (_, repeatNode) = keys["repeat"], let word = string(repeatNode, key: "repeat", in: text, ruleId: header.id) {
-                switch word {
-                case "once": repeats = .once
-                case "every-time": repeats = .everyTime
-                default:
-                    guard let seconds = durationValue(word), seconds > 0 else {
-                        diagnostics.append(text.diagnostic("repeat must be once, every-time, or a duration longer than zero, found '\(word)'",
-                                                           at: repeatNode, suggestion: "for example repeat: 30d (at most once in 30 days)", ruleId: header.id))
-                        continue
-                    }
-                    repeats = .oncePer(seconds)
-                }
-            }
-            guard let grant, value >= 0, keys["when"] == nil || when != nil else { continue }
-            let rule = RewardRule(header: header, when: when, grant: grant, value: value, repeats: repeats)
-            rewards.append(rule)
-            analysed.append(AnalysedRule(section: "rewards", header: header, kind: "reward", shape: shape(when: when, lines: nil), index: analysed.count))
-        }
-    }
-
-    // MARK: campaigns
-
-    mutating func readCampaigns(_ node: Node, in text: SourceText) {
-        guard let items = list(node, key: "campaigns", in: text) else { return }
-        let allowed = ["id", "description", "priority", "group", "starts", "ends", "stores", "when", "lines", "discount", "maxDiscount", "budget"]
-        for item in items {
-            guard let keys = mapping(item, allowed: allowed, what: "a campaign", in: text),
-                  let header = header(keys, item: item, in: text, section: "campaigns") else { continue }
-            let errorsBefore = diagnostics.count
-            let starts = keys["starts"].flatMap { date($0.value, key: "starts", in: text, ruleId: header.id) }
-            let ends = keys["ends"].flatMap { date($0.value, key: "ends", in: text, ruleId: header.id) }
-            if let starts, let ends, ends < starts {
-                diagnostics.append(text.diagnostic("the campaign ends (\(CivilDate(dayNumber: ends))) before it starts (\(CivilDate(dayNumber: starts)))",
-                                                   at: keys["ends"]!.value, ruleId: header.id))
-            }
-            var stores: [String] = []
-            if let (_, storesNode) = keys["stores"], let list = list(storesNode, key: "stores", in: text, ruleId: header.id) {
-                stores = list.compactMap { string($0, key: "stores", in: text, ruleId: header.id) }
-            }
-            let when = keys["when"].flatMap { condition($0.value, scope: scope(Self.purchaseRoots), in: text, ruleId: header.id) }
-            let lines = keys["lines"].flatMap { condition($0.value, key: "lines", scope: scope(Self.purchaseRoots, inLine: true), in: text, ruleId: header.id) }
-            var discount: CampaignRule.Discount?
-            if let (_, discountNode) = keys["discount"],
-               let discountKeys = mapping(discountNode, allowed: ["percent", "amount"], what: "a discount", in: text, ruleId: header.id) {
-                if let (_, percent) = discountKeys["percent"], discountKeys["amount"] == nil {
-                    discount = number(percent, key: "percent", in: text, ruleId: header.id, range: 0...100).map { .percent($0) }
-                } else if let (_, amountNode) = discountKeys["amount"], discountKeys["percent"] == nil {
-                    discount = money(amountNode, key: "amount", in: text, ruleId: header.id).map { .amount($0) }
-                } else {
-                    diagnostics.append(text.diagnostic("a discount is either percent: N or amount: N \(currency?.code ?? "NOK")", at: discountNode, ruleId: header.id))
-                }
-            } else if keys["discount"] == nil {
-                diagnostics.append(text.diagnostic("campaign '\(header.id)' needs a discount, e.g. discount: { percent: 20 }", at: keys["id"]?.key, ruleId: header.id))
-            }
-            let maxDiscount = keys["maxDiscount"].flatMap { money($0.value, key: "maxDiscount", in: text, ruleId: header.id) }
-            let budget = keys["budget"].flatMap { money($0.value, key: "budget", in: text, ruleId: header.id) }
-            guard diagnostics.count == errorsBefore, let discount else { continue }
-            let rule = CampaignRule(header: header, startDay: starts, endDay: ends, stores: stores, when: when, lines: lines,
-                                    discount: discount, maxDiscount: maxDiscount, budget: budget)
-            campaigns.append(rule)
-            // The dates and stores are part of the condition, for the analysis.
-            var shape = shape(when: when, lines: lines)
-            if let starts { shape.clauses.append(.atom(Atom(subject: "clock.date", relation: .greaterOrEqual, values: [.numeric(Double(starts))]))) }
-            if let ends { shape.clauses.append(.atom(Atom(subject: "clock.date", relation: .lessOrEqual, values: [.numeric(Double(ends))]))) }
-            if !stores.isEmpty { shape.clauses.append(.atom(Atom(subject: "purchase.store", relation: .member, values: stores.map { .string($0) }))) }
-            analysed.append(AnalysedRule(section: "campaigns", header: header, kind: "discount", shape: shape, index: analysed.count))
-        }
-    }
+    // MARK: campaigns: RuleLoader+Campaigns.swift
 
     // MARK: alerts
 

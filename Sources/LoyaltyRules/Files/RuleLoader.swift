@@ -106,7 +106,7 @@ public enum RuleLoader {
             version: RuleBook.hash(sources), files: sources.map(\.name), currency: context.currency,
             timeZone: context.timeZone ?? TimeZone(identifier: "UTC")!,
             earning: context.earning.map { var e = $0; e.rules = e.rules.sortedByPriority(\.header); return e },
-            tiers: context.tierLevels.isEmpty ? nil : TierPolicy(levels: context.tierLevels),
+            tiers: context.tierLevels.isEmpty ? nil : TierPolicy(levels: context.tierLevels, settings: context.tierSettings),
             rewards: context.rewards.isEmpty ? nil : RewardPolicy(rules: context.rewards.sortedByPriority(\.header)),
             campaigns: context.campaigns.isEmpty ? nil : CampaignPolicy(rules: context.campaigns.sortedByPriority(\.header)),
             alerts: context.alerts.isEmpty && context.alertWatches.isEmpty ? nil
@@ -124,6 +124,7 @@ struct LoadContext {
     var timeZone: TimeZone?
     var timeZoneNode: (SourceText, Node)?
     var tierLevels: [TierPolicy.Level] = []
+    var tierSettings = TierSettings()
     var earning: EarningPolicy?
     var earningSettingsFile: String?
     var rewards: [RewardRule] = []
@@ -343,7 +344,7 @@ struct LoadContext {
                 continue
             }
             tierFile = text
-            guard let items = list(node, key: "tiers", in: text) else { continue }
+            guard let items = tierItems(node, in: text) else { continue }
             // Names first, so conditions may mention any level.
             var headers: [(RuleHeader, [String: (key: Node, value: Node)])] = []
             for item in items {
@@ -374,6 +375,39 @@ struct LoadContext {
     }
 
     private func item(_ keys: [String: (key: Node, value: Node)]) -> Node? { keys["id"]?.key }
+
+    /// The tier levels: `tiers:` is either the list of levels, or a mapping of settings
+    /// (`downgrade`, `period`, `window`) with the list under `levels`.
+    private mutating func tierItems(_ node: Node, in text: SourceText) -> [Node]? {
+        guard case .mapping = node else { return list(node, key: "tiers", in: text) }
+        guard let keys = mapping(node, allowed: ["levels", "downgrade", "period", "window"], what: "the tiers section", in: text) else { return nil }
+        if let (_, value) = keys["downgrade"], let word = string(value, key: "downgrade", in: text) {
+            if let downgrade = TierDowngrade(rawValue: word) { tierSettings.downgrade = downgrade } else {
+                let names = TierDowngrade.allCases.map(\.rawValue)
+                diagnostics.append(text.diagnostic("downgrade must be \(names.dropLast().joined(separator: ", ")) or \(names.last!), found '\(word)'", at: value,
+                                                   suggestion: closest(to: word, in: names).map { "did you mean '\($0)'?" }))
+            }
+        }
+        if let (_, value) = keys["period"], let word = string(value, key: "period", in: text) {
+            if let period = CalendarPeriod(rawValue: word) { tierSettings.period = period } else {
+                diagnostics.append(text.diagnostic("period must be week, month, quarter or year, found '\(word)'", at: value,
+                                                   suggestion: closest(to: word, in: CalendarPeriod.allCases.map(\.rawValue)).map { "did you mean '\($0)'?" }))
+            }
+        }
+        if let (_, value) = keys["window"], let seconds = duration(value, key: "window", in: text) {
+            if seconds >= 86_400, seconds.truncatingRemainder(dividingBy: 86_400) == 0, seconds <= 3660 * 86_400 {
+                tierSettings.windowDays = Int(seconds / 86_400)
+            } else {
+                diagnostics.append(text.diagnostic("window must be whole days from 1d to 3660d, found '\(format(seconds / 86_400))d'", at: value,
+                                                   suggestion: "for example window: 365d"))
+            }
+        }
+        guard let (_, levels) = keys["levels"] else {
+            diagnostics.append(text.diagnostic("the tiers section needs 'levels': the list of tier levels, lowest first", at: node))
+            return nil
+        }
+        return list(levels, key: "levels", in: text)
+    }
 
     mutating func readSections(_ root: Node, in text: SourceText) {
         guard case .mapping(let entries) = root else { return }

@@ -14,8 +14,12 @@ public struct TierPolicy: Sendable {
     /// Each level's compiled condition, highest first (the order they are tried in).
     private var codes: RuleCodes
 
-    public init(levels: [Level]) {
+    /// Downgrade policy and qualifying window (`tiers:` written as a mapping).
+    public var settings: TierSettings
+
+    public init(levels: [Level], settings: TierSettings = TierSettings()) {
         self.levels = levels
+        self.settings = settings
         codes = Self.codes(levels)
     }
 
@@ -59,6 +63,12 @@ public struct RewardRule: Sendable {
     /// What it costs the chain, minor units, for reports and budgets.
     public var value: Double
     public var repeats: Repeat
+    /// What sets it off (`trigger:`); `.purchase` when not written.
+    public var trigger: RewardTrigger = .purchase
+    /// What the customer gets (`reward:`); a free item described by `grant` when not written.
+    public var kind: RewardKind = .freeItem(sku: nil)
+    /// Per customer, budget and expiry (`limit:`, `budget:`, `expires:`).
+    public var limits = RewardLimits()
 }
 
 public struct RewardPolicy: Sendable {
@@ -70,6 +80,8 @@ public struct RewardPolicy: Sendable {
     private struct Steps: Sendable {
         let codes: RuleCodes
         let repeats: [RewardRule.Repeat]
+        /// Rewards set off by anything but a plain purchase: the reward-rules plugin decides them.
+        let otherTrigger: [Bool]
     }
 
     private var steps: Steps
@@ -82,7 +94,7 @@ public struct RewardPolicy: Sendable {
     private static func steps(_ rules: [RewardRule]) -> Steps {
         let groups = groupNumbers(rules.map(\.header))
         return Steps(codes: RuleCodes(rules.indices.map { RuleCode(rule: $0, group: groups[$0], when: rules[$0].when) }),
-                     repeats: rules.map(\.repeats))
+                     repeats: rules.map(\.repeats), otherTrigger: rules.map { $0.trigger != .purchase })
     }
 
     /// The rewards that apply to this event. `lastGranted(ruleId)` tells when the customer last
@@ -100,8 +112,10 @@ public struct RewardPolicy: Sendable {
         granted.removeAll(keepingCapacity: true)
         var gate = GroupGate()
         let repeats = steps.repeats
+        let otherTrigger = steps.otherTrigger
         steps.codes.forEach { step in
             let index = step.rule
+            if otherTrigger[index] { return }
             if gate.isTaken(step.group) { return }
             guard step.applies(facts) else { return }
             // The group goes to the first reward whose condition holds, even if its `repeat`
@@ -121,11 +135,47 @@ public struct RewardPolicy: Sendable {
 
 /// Discount campaigns (`campaigns:`).
 public struct CampaignRule: Sendable {
-    public enum Discount: Sendable {
+    public enum Discount: Sendable, Equatable {
         /// Percent off the amount of the lines it covers.
         case percent(Double)
         /// A fixed amount off (minor units), never more than the lines it covers.
         case amount(Double)
+        /// Of every `buy + get` units of the covered lines, the `get` cheapest are free.
+        case buyGet(buy: Int, get: Int)
+        /// No money off: the purchase's points are multiplied (`pointsMultiplier:`).
+        case pointsMultiplier(Double)
+    }
+
+    /// Whether a campaign combines with others (`stacking:`).
+    public enum Stacking: String, Sendable, CaseIterable {
+        /// With every other campaign that applies (groups aside).
+        case stackable
+        /// Only alone: it applies when no higher-priority campaign did, and then no other applies.
+        case exclusive
+    }
+
+    /// A coupon code requirement (`code:`).
+    public enum CodeRequirement: Sendable, Equatable {
+        case none
+        /// One of the codes issued for the campaign (`loyalty campaigns codes generate|import`).
+        case issued
+        /// One public code anyone may type, e.g. `WELCOME10` (upper case; compared ignoring case).
+        case fixed(String)
+    }
+
+    /// Local minutes of the day, `from` included, `until` excluded; `from > until` wraps midnight.
+    public struct Hours: Sendable, Equatable {
+        public var from: Int
+        public var until: Int
+
+        public init(from: Int, until: Int) {
+            self.from = from
+            self.until = until
+        }
+
+        @inline(__always) public func contains(_ minute: Int) -> Bool {
+            from <= until ? (minute >= from && minute < until) : (minute >= from || minute < until)
+        }
     }
 
     public var header: RuleHeader
@@ -141,6 +191,20 @@ public struct CampaignRule: Sendable {
     public var maxDiscount: Double?
     /// The campaign's whole budget, minor units; the plugin stops it when spent.
     public var budget: Double?
+    /// ISO weekdays it runs on, bit n for weekday n (1 = Monday); 0 for every day.
+    public var weekdays: UInt8 = 0
+    /// The hours it runs, local time; nil for all day.
+    public var hours: Hours? = nil
+    /// A condition on the customer (`segment:`); such a campaign needs a known customer.
+    public var segment: CompiledCondition? = nil
+    /// The tiers it is for; empty for everyone. Such a campaign needs a known customer.
+    public var tiers: [String] = []
+    public var code: CodeRequirement = .none
+    /// Limits on redemptions: in total, per customer, per store-local day.
+    public var maxRedemptions: Int? = nil
+    public var perCustomer: Int? = nil
+    public var perDay: Int? = nil
+    public var stacking: Stacking = .stackable
 }
 
 public struct CampaignPolicy: Sendable {
@@ -150,7 +214,7 @@ public struct CampaignPolicy: Sendable {
     }
 
     /// A campaign's settings; its code is in `codes`, at the same position.
-    private struct Step: Sendable {
+    struct Step: Sendable {
         let startDay: Int?
         let endDay: Int?
         let stores: [String]
@@ -166,7 +230,7 @@ public struct CampaignPolicy: Sendable {
         }
     }
 
-    private var steps: (settings: [Step], codes: RuleCodes)
+    var steps: (settings: [Step], codes: RuleCodes)
 
     public init(rules: [CampaignRule]) {
         self.rules = rules
@@ -203,53 +267,23 @@ public struct CampaignPolicy: Sendable {
     /// campaign's unspent budget (nil for none).
     public func quote(_ facts: Facts, remainingBudgetOf: (Int) -> Double?, scratch: inout [Double],
                       into quotes: inout [(rule: Int, discount: Double)]) {
+        var outcomes: [CampaignOutcome] = []
+        quote(facts, remainingBudgetOf: remainingBudgetOf, scratch: &scratch, outcomes: &outcomes, into: &quotes)
+    }
+
+    /// The same, with `outcomes` as reusable storage (its contents are replaced): a simulation
+    /// quoting every purchase then allocates nothing per purchase.
+    public func quote(_ facts: Facts, remainingBudgetOf: (Int) -> Double?, scratch: inout [Double],
+                      outcomes: inout [CampaignOutcome], into quotes: inout [(rule: Int, discount: Double)]) {
         quotes.removeAll(keepingCapacity: true)
-        let lineCount = facts.purchase.lines.count
-        var remaining: [Double] = []
-        swap(&remaining, &scratch)
-        remaining.removeAll(keepingCapacity: true)
-        for i in 0..<lineCount { remaining.append(facts.purchase.lines[i].amount) }
-        var gate = GroupGate()
-        steps.settings.withUnsafeBufferPointer { settings in
-            steps.codes.forEach { code in
-                let index = code.rule
-                if gate.isTaken(code.group) { return }
-                guard settings[index].isActive(facts) else { return }
-                guard code.applies(facts) else { return }
-                var covered = 0.0
-                for i in 0..<lineCount {
-                    if code.hasLines {
-                        facts.lineIndex = i
-                        guard code.lines(facts) else { continue }
-                    }
-                    covered += remaining[i]
-                }
-                guard covered > 0 else { return }
-                let step = settings[index]
-                var discount: Double = switch step.discount {
-                case .percent(let percent): covered * percent / 100
-                case .amount(let amount): min(amount, covered)
-                }
-                if let cap = step.maxDiscount { discount = min(discount, cap) }
-                if let budget = step.budget {
-                    discount = min(discount, max(0, remainingBudgetOf(index) ?? budget))
-                }
-                discount = discount.rounded(.down)
-                guard discount > 0 else { return }
-                guard gate.admit(code.group) else { return }
-                // Take the discount off the covered lines in proportion, so later campaigns see what is left.
-                let share = discount / covered
-                for i in 0..<lineCount {
-                    if code.hasLines {
-                        facts.lineIndex = i
-                        guard code.lines(facts) else { continue }
-                    }
-                    remaining[i] -= remaining[i] * share
-                }
-                quotes.append((index, discount))
+        // The simulator knows money budgets only: redemption limits and issued codes do not hold it back.
+        withoutActuallyEscaping(remainingBudgetOf) { remaining in
+            let usage = SimulatedUsage(rules: rules, remaining: remaining)
+            evaluate(facts, codes: [], usage: usage, scratch: &scratch, into: &outcomes)
+            for outcome in outcomes where outcome.applied && outcome.discount > 0 {
+                quotes.append((outcome.campaign, outcome.discount))
             }
         }
-        swap(&remaining, &scratch)
     }
 }
 

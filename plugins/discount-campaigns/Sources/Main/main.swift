@@ -1,0 +1,4 @@
+import DiscountCampaigns
+import PluginRuntime
+
+await PluginLauncher.run(DiscountCampaignsPlugin())

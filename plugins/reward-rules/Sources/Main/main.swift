@@ -1,0 +1,4 @@
+import PluginRuntime
+import RewardRules
+
+await PluginLauncher.run(RewardRulesPlugin())
