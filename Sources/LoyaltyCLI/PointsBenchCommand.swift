@@ -43,7 +43,9 @@ struct PointsBenchCommand: ParsableCommand {
             throw ValidationError("\(pluginExecutable) not found: build it first (swift build -c release)")
         }
         let root = (directory ?? NSTemporaryDirectory()) + "/loyalty-points-bench-\(getpid())"
-        defer { try? FileManager.default.removeItem(atPath: root) }
+        // Kept when the plugin fails, so that its log and database can be looked at.
+        var keep = false
+        defer { if !keep { try? FileManager.default.removeItem(atPath: root) } }
         let ports = (freeLoopbackPort(), freeLoopbackPort(), freeLoopbackPort())
         try FileManager.default.createDirectory(atPath: root + "/config", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: root + "/plugins/" + pluginName, withIntermediateDirectories: true)
@@ -100,7 +102,8 @@ struct PointsBenchCommand: ParsableCommand {
         while applied < head {
             usleep(50_000)
             guard plugin.isRunning else {
-                throw ValidationError("the plugin stopped: \((try? String(contentsOfFile: root + "/plugin.log", encoding: .utf8))?.suffix(2000) ?? "")")
+                keep = true
+                throw ValidationError("the plugin stopped (its log and database are kept in \(root)): \((try? String(contentsOfFile: root + "/plugin.log", encoding: .utf8))?.suffix(2000) ?? "")")
             }
             applied = (try? DatabaseQueue(path: database).read { db in try Int64.fetchOne(db, sql: "SELECT appliedSeq FROM runtime_cursor") ?? 0 }) ?? 0
             if Date().timeIntervalSince(lastReport) > 5 {
