@@ -49,7 +49,9 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // `loyalty rules simulate`: rules run over past events in memory, with no side effects.
-        .target(name: "RuleSimulation", dependencies: ["LoyaltyRules", "LoyaltyEvents"], swiftSettings: strict),
+        .target(name: "RuleSimulation", dependencies: ["LoyaltyRules", "LoyaltyEvents", "CPrefetch"], swiftSettings: strict),
+        // A cache prefetch hint (C, header only) for the simulation's per-customer state.
+        .target(name: "CPrefetch"),
         // The frames spoken between POS / plugins and the bus, and a client for them.
         .target(name: "LoyaltyWire", dependencies: [
             "ZeroMQ", "LoyaltyEvents",

@@ -35,6 +35,15 @@ struct DailyHistory {
         }
     }
 
+    /// Where the storage's first and last entries are now, as prefetch hints (see
+    /// `CustomerState.historyHints`); (0, 0) when there are none.
+    var storageHints: (first: UInt, last: UInt) {
+        entries.withUnsafeBufferPointer { buffer in
+            guard let base = buffer.baseAddress, buffer.count > 0 else { return (0, 0) }
+            return (UInt(bitPattern: base), UInt(bitPattern: base + (buffer.count - 1)))
+        }
+    }
+
     func visits(days count: Int, today: Int) -> Int {
         var total = 0
         var i = entries.count - 1
@@ -57,14 +66,23 @@ struct DailyHistory {
 }
 
 /// What `customer.visits(days:)` and `customer.spend(days:)` read during a simulation: the
-/// history of the customer whose event is being evaluated. One per simulation; `history` is
-/// set before each evaluation and emptied after, so the customer's own copy stays uniquely
-/// referenced (and is not copied when the next visit is recorded).
+/// history of the customer whose event is being evaluated, read in place in the simulation's
+/// table of customers. One per simulation; `state` is pointed at the customer before each
+/// evaluation. Copying the history in and out instead cost a retain, a release and a
+/// uniqueness check per event.
 final class HistoryView: CustomerHistory {
-    var history = DailyHistory()
+    /// Only read while `RuleSimulation.run` holds the table it points into (see there); never
+    /// dereferenced before it is first set. Opted out of the runtime exclusivity check (a call
+    /// per read and write, per event): the view is used by the one thread running the
+    /// simulation, and no access to it overlaps another.
+    @exclusivity(unchecked) var state: UnsafePointer<CustomerState>
 
-    func visits(days count: Int, today: Int) -> Int { history.visits(days: count, today: today) }
-    func spend(days count: Int, today: Int) -> Double { history.spend(days: count, today: today) }
+    init(_ state: UnsafePointer<CustomerState>) {
+        self.state = state
+    }
+
+    func visits(days count: Int, today: Int) -> Int { state.pointee.history.visits(days: count, today: today) }
+    func spend(days count: Int, today: Int) -> Double { state.pointee.history.spend(days: count, today: today) }
 }
 
 /// What a simulation knows of one customer.
@@ -76,12 +94,25 @@ struct CustomerState {
     /// Spendable points.
     var points = 0.0
     var qualifyingPoints = 0.0
+    var lastNps = Double.nan
+    var earnedToday = 0.0
+    var earnedDay = Int.min
+    /// The earliest release instant of the pending lots; `.max` when none is pending. Kept here
+    /// so that an event checks it without touching `pending`'s storage (a cache miss per event).
+    var nextRelease = Int64.max
+    /// Position of the tier in the tier levels; -1 when there are none (the tier is "").
+    var tier = -1
     /// Points still in their pending period: (release instant, points), oldest first.
     var pending: [(releaseAt: Int64, points: Double)] = []
-    var tier = ""
-    var lastNps = Double.nan
-    var earnedDay = Int.min
-    var earnedToday = 0.0
     /// Kept only when the rules ask about history (`customer.visits(days:)`...).
     var history = DailyHistory()
+    /// Addresses of `history`'s first and last entries and of `pending`'s first lot, as of their
+    /// last change: prefetch hints for this customer's next event, never dereferenced (a stale
+    /// hint only prefetches the wrong memory). 0 for none.
+    var historyHints: (first: UInt, last: UInt) = (0, 0)
+    var pendingHint: UInt = 0
+
+    mutating func updatePendingHint() {
+        pendingHint = pending.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
+    }
 }

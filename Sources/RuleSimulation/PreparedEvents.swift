@@ -20,6 +20,9 @@ public struct PreparedEvents: Sendable {
         public var purchaseNumber: Int32
         /// For a return: the amount refunded (minor units).
         public var refund: Double
+        /// Where `purchase.lines` is stored: a prefetch hint for the simulation, never
+        /// dereferenced. 0 for none.
+        var linesHint: UInt = 0
     }
 
     public private(set) var events: [Event] = []
@@ -52,7 +55,7 @@ public struct PreparedEvents: Sendable {
     /// Adds an event. Events must come in the order they happened (journal order).
     public mutating func add(_ envelope: EventEnvelope, currency: CurrencyCode?) {
         var event = Event(kind: .purchase, customer: -1, epochMilliseconds: envelope.occurredAt.epochMilliseconds,
-                          purchase: PurchaseFacts(), survey: SurveyFacts(), purchaseNumber: -1, refund: 0)
+                          purchase: PurchaseFacts(), survey: SurveyFacts(), purchaseNumber: -1, refund: 0, linesHint: 0)
         switch envelope.payload {
         case .purchase(let purchase):
             if let currency, purchase.currency != currency {
@@ -60,6 +63,7 @@ public struct PreparedEvents: Sendable {
                 return
             }
             event.purchase = PurchaseFacts(purchase)
+            event.linesHint = event.purchase.lines.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
             event.customer = customer(purchase.customerId)
             event.purchaseNumber = Int32(purchaseCount)
             purchaseIndex[envelope.eventId] = Int32(purchaseCount)

@@ -14,6 +14,10 @@ public struct LocalClock {
     /// fall on the same day as the one before.
     private var cachedDay = Int.min
     private var cachedCivil = CivilDate(year: 1970, month: 1, day: 1)
+    /// The facts of the last local minute asked about: everything but the instant depends on
+    /// the local minute only, and a busy chain has several events a minute.
+    private var cachedMinute = Int64.min
+    private var cachedMinuteFacts = ClockFacts()
 
     public init(timeZone: TimeZone) {
         self.timeZone = timeZone
@@ -39,6 +43,12 @@ public struct LocalClock {
 
     public mutating func facts(at epochMilliseconds: Int64) -> ClockFacts {
         let local = epochMilliseconds + offset(at: epochMilliseconds)
+        let minute = local >= 0 ? local / 60_000 : (local - 59_999) / 60_000
+        if minute == cachedMinute {
+            var facts = cachedMinuteFacts
+            facts.epochMilliseconds = epochMilliseconds
+            return facts
+        }
         var facts = ClockFacts()
         facts.epochMilliseconds = epochMilliseconds
         let day = Int(local >= 0 ? local / 86_400_000 : (local - 86_399_999) / 86_400_000)
@@ -56,6 +66,8 @@ public struct LocalClock {
         facts.year = civil.year
         facts.month = civil.month
         facts.dayOfMonth = civil.day
+        cachedMinute = minute
+        cachedMinuteFacts = facts
         return facts
     }
 }
