@@ -25,12 +25,21 @@ public final class Bus: Sendable {
     }
 
     public func start() throws {
+        try configuration.checkSecurity()
+        if let curve = configuration.curve {
+            // ZAP first: a CURVE socket bound before its handler would let every client in.
+            let authenticator = Authenticator(context: context, allowListPath: curve.allowListPath, stop: stopSignal,
+                                              statistics: statistics, logger: logger)
+            let gate = StartupGate()
+            threads.add(OwnedThread(name: "bus.zap") { authenticator.run(startup: gate) })
+            do { try gate.wait() } catch { stop(); throw error }
+        }
         let queue = IngestQueue()
         let replies = try ReplyQueue()
         let writer = JournalWriter(journal: journal, maxBatch: configuration.maxBatch, queue: queue, replies: replies,
                                    stop: stopSignal, statistics: statistics, logger: logger)
         let front = FrontRouter(configuration: configuration, context: context, initialHead: try journal.head(),
-                                queue: queue, replies: replies, stop: stopSignal, logger: logger)
+                                queue: queue, replies: replies, stop: stopSignal, statistics: statistics, logger: logger)
         let replay = ReplayServer(configuration: configuration, journal: journal, context: context,
                                   stop: stopSignal, logger: logger)
         let gates = (StartupGate(), StartupGate())
@@ -66,6 +75,7 @@ public final class Bus: Sendable {
         logger.info("bus listening", metadata: [
             "ingest": "\(configuration.ingestEndpoint)", "publish": "\(configuration.publishEndpoint)",
             "replay": "\(configuration.replayEndpoint)", "journal": "\(configuration.journalPath)",
+            "curve": "\(configuration.curve == nil ? "off (loopback only)" : "on, ZAP allow-list")",
             "head": "\((try? journal.head()) ?? 0)",
         ])
     }

@@ -33,6 +33,24 @@ public struct BusConfiguration: Sendable {
     }
     public var checkpoint = CheckpointPolicy()
 
+    /// CURVE on every endpoint, with each connecting peer checked against an allow-list through
+    /// ZAP. Required unless every endpoint is loopback (`EndpointScope.isLoopback`).
+    public struct Curve: Sendable {
+        /// The bus's own key pair (Z85).
+        public var serverSecretKey: String
+        /// The allow-list file (`config/keys/allowed.txt`), re-read when it changes.
+        public var allowListPath: String
+        public init(serverSecretKey: String, allowListPath: String) {
+            self.serverSecretKey = serverSecretKey
+            self.allowListPath = allowListPath
+        }
+    }
+    public var curve: Curve?
+
+    /// Events from one `source` (a terminal, a plugin) beyond this rate are refused with the ack
+    /// status `unavailable`, code `rate_limited` (retry later), never dropped. nil: no limit.
+    public var rateLimit: RateLimit?
+
     public init(ingestEndpoint: String, publishEndpoint: String, replayEndpoint: String, journalPath: String) {
         self.ingestEndpoint = ingestEndpoint
         self.publishEndpoint = publishEndpoint

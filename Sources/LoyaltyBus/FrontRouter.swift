@@ -14,6 +14,7 @@ struct FrontRouter {
     let queue: IngestQueue
     let replies: ReplyQueue
     let stop: StopSignal
+    let statistics: BusStatistics
     let logger: Logger
 
     func run(startup: StartupGate) {
@@ -21,10 +22,12 @@ struct FrontRouter {
         let publisher: Socket
         do {
             router = try Socket(context: context, type: .router)
+            try router.set(configuration.serverSocketOptions)
             try router.set([.routerMandatory(true), .sendHighWaterMark(0), .receiveHighWaterMark(0),
                             .maximumMessageSize(Int64(configuration.limits.maxBytes) * 2 + 4096)])
             try router.bind(configuration.ingestEndpoint)
             publisher = try Socket(context: context, type: .pub)
+            try publisher.set(configuration.serverSocketOptions)
             // Deep enough that a subscriber busy for a moment loses nothing; a subscriber that
             // still falls behind sees a gap in seq and catches up through replay.
             try publisher.set(.sendHighWaterMark(1_000_000))
@@ -35,7 +38,8 @@ struct FrontRouter {
         }
         startup.succeed()
         var state = State(router: router, publisher: publisher, queue: queue, configuration: configuration,
-                          logger: logger, head: initialHead)
+                          logger: logger, head: initialHead, statistics: statistics,
+                          rateLimiter: configuration.rateLimit.map(RateLimiter.init(limit:)))
         var poller = Poller()
         poller.add(router)
         poller.add(fileDescriptor: replies.fileDescriptor)
@@ -81,6 +85,8 @@ struct FrontRouter {
         let logger: Logger
         var head: Int64
         var services = ServiceDirectory()
+        let statistics: BusStatistics
+        var rateLimiter: RateLimiter?
 
         /// Acks every outcome, then publishes the newly stored events in seq order.
         mutating func acknowledgeAndPublish(_ outcomes: [WriteOutcome]) {
@@ -159,7 +165,7 @@ struct FrontRouter {
 
         static let eventCommand = Frame(frame: WireCommand.event)
 
-        func handleEvent(_ frames: [Frame], peer: Frame) {
+        mutating func handleEvent(_ frames: [Frame], peer: Frame) {
             guard frames.count == 3 else {
                 return refuse(peer, code: "bad_frames", "an event is 2 frames: 'event' and the envelope JSON; got \(frames.count - 1)")
             }
@@ -171,7 +177,14 @@ struct FrontRouter {
             switch EventAdmission.check(frames[2], limits: configuration.limits) {
             case .refused(let ack):
                 sendToPeer([peer] + ack.frames)
-            case .admitted(let entry):
+            case .admitted(let entry, let source):
+                if let retryAfter = rateLimiter?.take(source: source, now: Monotonic.now) {
+                    statistics.recordRateLimited()
+                    let limit = configuration.rateLimit!
+                    let ack = Ack(eventId: entry.eventId, status: .unavailable, code: "rate_limited",
+                                  message: "source '\(source)' sends more than \(Int(limit.eventsPerSecond)) events/s (burst \(Int(limit.burst))); not stored, retry in \(retryAfter) ms")
+                    return sendToPeer([peer] + ack.frames)
+                }
                 if !queue.push(IngestQueue.Item(peer: peer, entry: entry), limit: configuration.maxQueuedEvents) {
                     let ack = Ack(eventId: entry.eventId, status: .unavailable, code: "overloaded",
                                   message: "the bus has \(configuration.maxQueuedEvents) events waiting for the journal; retry shortly")

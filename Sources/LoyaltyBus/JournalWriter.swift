@@ -71,18 +71,24 @@ struct JournalWriter {
 
 /// Checks an envelope the way the bus does before it is queued for the journal.
 enum EventAdmission {
-    enum Outcome { case admitted(Journal.Entry), refused(Ack) }
+    enum Outcome { case admitted(Journal.Entry, source: String), refused(Ack) }
 
-    static func check(_ body: [UInt8], limits: EventLimits) -> Outcome {
+    /// Decodes and validates `body`, then applies the admission limits (amounts, clock window)
+    /// against the bus's clock `now`.
+    static func check(_ body: [UInt8], limits: EventLimits, now: Timestamp = .now()) -> Outcome {
         do {
             let envelope = try EventCodec.decode(body, limits: limits)
             if envelope.seq != nil {
                 return .refused(Ack(eventId: envelope.eventId, status: .rejected, code: "invalid_value",
                                     message: "seq: is assigned by the bus; leave it out"))
             }
+            if let problem = limits.admissionProblem(envelope, now: now) {
+                return .refused(Ack(eventId: envelope.eventId, status: .rejected, code: problem.code.rawValue,
+                                    message: problem.description))
+            }
             return .admitted(Journal.Entry(eventId: envelope.eventId, type: envelope.type,
                                            occurredAtMilliseconds: envelope.occurredAt.epochMilliseconds,
-                                           customerId: envelope.customerId, body: body))
+                                           customerId: envelope.customerId, body: body), source: envelope.source)
         } catch {
             return .refused(Ack(eventId: bestEffortEventId(body), status: .rejected,
                                 code: error.code.rawValue, message: error.description))

@@ -15,6 +15,7 @@ struct ReplayServer {
         let router: Socket
         do {
             router = try Socket(context: context, type: .router)
+            try router.set(configuration.serverSocketOptions)
             try router.set([.routerMandatory(true), .maximumMessageSize(64 * 1024)])
             try router.bind(configuration.replayEndpoint)
         } catch {

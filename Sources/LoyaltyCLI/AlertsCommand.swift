@@ -90,6 +90,9 @@ struct AlertsCommand: ParsableCommand {
             replay.close()
         }
         // Subscribe before reading the history, so nothing published meanwhile goes unnoticed.
+        let curve = try configuration.clientSocketOptions()
+        try subscriber.set(curve)
+        try replay.set(curve)
         try subscriber.set([.receiveHighWaterMark(0), .subscribe(Array("alert.".utf8)), .subscribe(Array(WireCommand.headTopic.utf8))])
         try subscriber.connect(configuration.bus.publish)
         try replay.set([.reconnectInterval(milliseconds: 100)])

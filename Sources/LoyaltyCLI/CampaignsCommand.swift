@@ -109,7 +109,7 @@ struct CampaignsCommand: ParsableCommand {
     static func send(_ codes: [String], campaign: String, maxUses: Int, options: GlobalOptions) throws -> Sent {
         let configuration = try options.loadConfiguration()
         let context = try ZMQContext()
-        let client = try BusClient(context: context, endpoint: configuration.bus.ingest)
+        let client = try BusClient(context: context, endpoint: configuration.bus.ingest, options: try configuration.clientSocketOptions())
         var sent = Sent()
         var start = 0
         while start < codes.count {
@@ -160,7 +160,7 @@ struct CampaignsReport: ParsableCommand {
     func run() throws {
         let configuration = try options.loadConfiguration()
         let context = try ZMQContext()
-        let client = try BusClient(context: context, endpoint: configuration.bus.ingest)
+        let client = try BusClient(context: context, endpoint: configuration.bus.ingest, options: try configuration.clientSocketOptions())
         let reply: Reply
         do {
             reply = try client.request(service: "campaign.report", body: Array("{}".utf8))

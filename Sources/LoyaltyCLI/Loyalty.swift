@@ -24,6 +24,7 @@ struct Loyalty: AsyncParsableCommand {
             CampaignsCommand.self,
             ReportCommand.self,
             BenchCommand.self,
+            KeysCommand.self,
         ]
     )
 }

@@ -64,7 +64,7 @@ struct PosSendCommand: ParsableCommand {
             throw ExitCode(2)
         }
         let context = try ZMQContext()
-        let client = try BusClient(context: context, endpoint: configuration.bus.ingest)
+        let client = try BusClient(context: context, endpoint: configuration.bus.ingest, options: try configuration.clientSocketOptions())
         do {
             let ack = try client.publish(body, eventId: envelope.eventId, attemptTimeoutMilliseconds: timeoutMs, maxAttempts: attempts)
             print(ack)
@@ -150,7 +150,8 @@ struct PosSimulateCommand: ParsableCommand {
         }
         let events = simulator.prefix(count).lazy.map { OutgoingEvent(eventId: $0.eventId, envelope: EventCodec.encode($0)) }
         let context = try ZMQContext()
-        let publisher = try PipelinedPublisher(context: context, endpoint: configuration.bus.ingest, window: window)
+        let publisher = try PipelinedPublisher(context: context, endpoint: configuration.bus.ingest, window: window,
+                                               options: try configuration.clientSocketOptions())
         let progress = ProgressBar(total: count, enabled: !quiet)
         let started = Date()
         var done = 0

@@ -22,7 +22,7 @@ struct RequestCommand: ParsableCommand {
     func run() throws {
         let configuration = try options.loadConfiguration()
         let context = try ZMQContext()
-        let client = try BusClient(context: context, endpoint: configuration.bus.ingest)
+        let client = try BusClient(context: context, endpoint: configuration.bus.ingest, options: try configuration.clientSocketOptions())
         do {
             let reply = try client.request(service: service, body: Array(body.utf8), timeoutMilliseconds: timeoutMs)
             switch reply.status {

@@ -41,7 +41,7 @@ struct SatisfactionReport: ParsableCommand {
         if let store { request["store"] = .string(store) }
         if !windows.isEmpty { request["windows"] = .array(windows.map { .string($0) }) }
         let context = try ZMQContext()
-        let client = try BusClient(context: context, endpoint: configuration.bus.ingest)
+        let client = try BusClient(context: context, endpoint: configuration.bus.ingest, options: try configuration.clientSocketOptions())
         let reply: Reply
         do {
             reply = try client.request(service: "satisfaction.report", body: JSONWriter.serialize(.object(request)))

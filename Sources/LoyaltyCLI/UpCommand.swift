@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import LoyaltyConfig
+import LoyaltyWire
 import LoyaltySupervisor
 import ServiceLifecycle
 
@@ -27,6 +28,15 @@ struct UpCommand: AsyncParsableCommand {
         } catch {
             throw ValidationError("\(error)")
         }
+        // Refuse now, with the reason, rather than let the supervisor restart a bus or plugin
+        // that cannot start: a non-loopback endpoint without CURVE, or a missing key.
+        do { try BusCommand.busConfiguration(configuration).checkSecurity() } catch { throw ValidationError("\(error)") }
+        if configuration.security.curve {
+            let layout = KeyStoreLayout(directory: configuration.security.keysDirectory)
+            for manifest in manifests where !FileManager.default.fileExists(atPath: layout.base(kind: .plugin, name: manifest.name) + ".key_secret") {
+                throw ValidationError("security.curve is on, but plugin '\(manifest.name)' has no key in \(layout.directory)/plugins/: run `loyalty keys add-plugin \(manifest.name)`")
+            }
+        }
         let selfPath = try Self.executablePath()
         let binDirectory = (selfPath as NSString).deletingLastPathComponent
         var configArguments: [String] = []
@@ -38,12 +48,22 @@ struct UpCommand: AsyncParsableCommand {
                 throw ValidationError("plugin '\(manifest.name)': executable '\(manifest.executable)' not found next to \(selfPath), in \(manifest.directory) or on PATH; build it with `swift build`")
             }
             children.append(ChildSpec(name: manifest.name, executable: executable, arguments: configArguments + manifest.arguments,
-                                      environment: ["LOYALTY_LOG_LEVEL": options.logLevel.rawValue]))
+                                      environment: Self.pluginEnvironment(manifest.name, configuration, logLevel: options.logLevel.rawValue)))
         }
         let supervisor = Supervisor(children: children, stateFile: configuration.supervisorStatePath, logger: logger)
         let group = ServiceGroup(configuration: .init(services: [supervisor], gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         try await group.run()
+    }
+
+    /// With CURVE on, each plugin is told which key file is its own (`LOYALTY_CURVE_KEY`).
+    static func pluginEnvironment(_ name: String, _ configuration: LoyaltyConfiguration, logLevel: String) -> [String: String] {
+        var environment = ["LOYALTY_LOG_LEVEL": logLevel]
+        if configuration.security.curve {
+            environment["LOYALTY_CURVE_KEY"] = KeyStoreLayout(directory: configuration.security.keysDirectory)
+                .base(kind: .plugin, name: name) + ".key_secret"
+        }
+        return environment
     }
 
     static func executablePath() throws -> String {

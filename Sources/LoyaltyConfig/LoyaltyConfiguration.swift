@@ -39,6 +39,10 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
     public var rulesDirectory: String
     /// The file this was read from; nil for embedded defaults.
     public var sourceFile: String?
+    /// CURVE and the allow-list (`security:`); off by default (loopback only).
+    public var security: SecuritySettings
+    /// What the bus admits (`limits:`).
+    public var limits = LimitSettings()
 
     public init(bus: BusEndpoints, dataDirectory: String, pluginsDirectory: String,
                 enabledPlugins: [String], rulesDirectory: String? = nil, sourceFile: String? = nil) {
@@ -48,6 +52,7 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
         self.enabledPlugins = enabledPlugins
         self.rulesDirectory = rulesDirectory ?? Paths.resolve("../config/rules", against: pluginsDirectory)
         self.sourceFile = sourceFile
+        self.security = SecuritySettings(keysDirectory: Paths.resolve("../config/keys", against: pluginsDirectory))
     }
 
     /// Default relative values, as written in the shipped `config/loyalty.yaml`.
@@ -59,7 +64,7 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
     /// The defaults (same values as the shipped `config/loyalty.yaml`), with paths under `root`.
     public static func embeddedDefaults(root: String) -> LoyaltyConfiguration {
         let root = Paths.absolute(root)
-        return LoyaltyConfiguration(
+        var configuration = LoyaltyConfiguration(
             bus: .defaults,
             dataDirectory: Paths.resolve(defaultDataDir, against: root),
             pluginsDirectory: Paths.resolve(defaultPluginsDir, against: root),
@@ -67,6 +72,8 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
             rulesDirectory: Paths.resolve(defaultRulesDir, against: root),
             sourceFile: nil
         )
+        configuration.security.keysDirectory = Paths.resolve("config/keys", against: root)
+        return configuration
     }
 
     /// Reads a config file. Relative paths inside it resolve against the project root: the parent
@@ -86,7 +93,7 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
         guard let rootNode = try reader.readRoot(), !YAMLReader.isNull(rootNode) else {
             return config  // an empty file means "all defaults"
         }
-        let top = try reader.mapping(rootNode, allowed: ["bus", "dataDir", "rulesDir", "plugins"], what: "the top level")
+        let top = try reader.mapping(rootNode, allowed: ["bus", "dataDir", "rulesDir", "plugins", "security", "limits"], what: "the top level")
 
         if let bus = top["bus"] {
             let keys = try reader.mapping(bus.value, allowed: ["ingest", "publish", "replay"], what: "'bus'")
@@ -94,6 +101,8 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
             if let node = keys["publish"]?.value { config.bus.publish = try endpoint(node, key: "publish", reader) }
             if let node = keys["replay"]?.value { config.bus.replay = try endpoint(node, key: "replay", reader) }
         }
+        if let security = top["security"] { try readSecurity(security.value, into: &config.security, root: root, reader) }
+        if let limits = top["limits"] { try readLimits(limits.value, into: &config.limits, reader) }
         if let dataDir = top["dataDir"] {
             let value = try reader.string(dataDir.value, key: "dataDir")
             guard !value.isEmpty else { throw reader.error("'dataDir' must not be empty", at: dataDir.value) }

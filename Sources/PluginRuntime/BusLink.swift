@@ -49,6 +49,7 @@ struct BusLink {
     /// One connection's life: ends (to reconnect) when the bus stays silent or asks us to register again.
     private func session(services: [String: ServiceHandler]) throws {
         let socket = try Socket(context: context, type: .dealer)
+        try socket.set(endpoints.socketOptions)
         try socket.set([.reconnectInterval(milliseconds: 100), .sendHighWaterMark(0), .receiveHighWaterMark(0)])
         try socket.connect(endpoints.ingest)
         let names = services.keys.sorted()

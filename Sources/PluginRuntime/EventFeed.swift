@@ -26,6 +26,7 @@ struct EventFeed {
         var applied: Int64
         do {
             subscriber = try Socket(context: context, type: .sub)
+            try subscriber.set(endpoints.socketOptions)
             // Unbounded: a burst while we commit must not be dropped; gaps are repaired anyway.
             try subscriber.set([.receiveHighWaterMark(0), .subscribe([])])
             try subscriber.connect(endpoints.publish)
@@ -162,6 +163,7 @@ struct EventFeed {
 
     private func makeReplaySocket() throws -> Socket {
         let replay = try Socket(context: context, type: .dealer)
+        try replay.set(endpoints.socketOptions)
         try replay.set([.reconnectInterval(milliseconds: 100)])
         try replay.connect(endpoints.replay)
         return replay

@@ -14,20 +14,40 @@ public struct PluginEndpoints: Sendable {
     public var databasePath: String
     /// The folder of rule files, for plugins that read rules.
     public var rulesDirectory: String?
+    /// The plugin's CURVE key pair and the bus's public key, when the bus uses CURVE.
+    public var curve: CurveClientKeys?
 
-    public init(ingest: String, publish: String, replay: String, databasePath: String, rulesDirectory: String? = nil) {
+    public init(ingest: String, publish: String, replay: String, databasePath: String, rulesDirectory: String? = nil,
+                curve: CurveClientKeys? = nil) {
         self.ingest = ingest
         self.publish = publish
         self.replay = replay
         self.databasePath = databasePath
         self.rulesDirectory = rulesDirectory
+        self.curve = curve
     }
 
-    public init(configuration: LoyaltyConfiguration, pluginName: String) {
+    /// The endpoints of `configuration`; with `security.curve` on, also the plugin's keys:
+    /// `$LOYALTY_CURVE_KEY` (a `.key_secret` file, set by `loyalty up`) or else
+    /// `<keysDir>/plugins/<name>.key_secret`, and `<keysDir>/bus.key`.
+    public init(configuration: LoyaltyConfiguration, pluginName: String,
+                environment: [String: String] = ProcessInfo.processInfo.environment) throws(CurveKeyError) {
+        var curve: CurveClientKeys?
+        if configuration.security.curve {
+            let layout = KeyStoreLayout(directory: configuration.security.keysDirectory)
+            var base = layout.base(kind: .plugin, name: pluginName)
+            if let file = environment["LOYALTY_CURVE_KEY"], !file.isEmpty {
+                base = file.hasSuffix(".key_secret") ? String(file.dropLast(".key_secret".count)) : file
+            }
+            curve = try CurveClientKeys.load(keysDirectory: layout.directory, clientBase: base)
+        }
         self.init(ingest: configuration.bus.ingest, publish: configuration.bus.publish,
                   replay: configuration.bus.replay, databasePath: configuration.pluginDatabasePath(name: pluginName),
-                  rulesDirectory: configuration.rulesDirectory)
+                  rulesDirectory: configuration.rulesDirectory, curve: curve)
     }
+
+    /// CURVE client options for every socket the plugin connects to the bus (none without CURVE).
+    var socketOptions: [SocketOption] { curve?.socketOptions ?? [] }
 }
 
 /// Runs a plugin: its event feed and its bus link, each on a thread of its own, until graceful

@@ -1,0 +1,196 @@
+import ArgumentParser
+import Foundation
+import LoyaltyConfig
+import LoyaltyWire
+import ZeroMQ
+
+/// `loyalty keys`: CURVE key pairs and the bus's allow-list under `security.keysDir`
+/// (default `config/keys/`).
+struct KeysCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "keys",
+        abstract: "Manage CURVE keys and the allow-list of terminals and plugins the bus accepts.",
+        discussion: "Keys live under security.keysDir (default config/keys/): bus.key / bus.key_secret, "
+            + "terminals/<name>.key[_secret], plugins/<name>.key[_secret], and allowed.txt, the allow-list the bus "
+            + "re-reads when it changes. Secret files are mode 0600 and are never printed unless you ask "
+            + "(`list --show-secrets`). Then set `security: {curve: true}` in config/loyalty.yaml. See config/keys/README.md.",
+        subcommands: [Init.self, AddTerminal.self, AddPlugin.self, List.self, Revoke.self]
+    )
+
+    struct Init: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create the bus key pair, a 'cli' terminal key for the command-line tools, and a key per enabled plugin.")
+        @OptionGroup var options: GlobalOptions
+        @Flag(help: "Replace an existing bus key (every client must then get the new bus.key).") var force = false
+
+        func run() throws {
+            let configuration = try options.loadConfiguration()
+            let store = KeyStore(configuration: configuration)
+            let busExisted = FileManager.default.fileExists(atPath: store.layout.busBase + ".key_secret")
+            if busExisted && !force {
+                print("bus key exists: \(store.layout.busBase).key (use --force to replace it)")
+            } else {
+                let pair = try CurveKeyPair.generate()
+                try CurveKeyFile.write(pair, base: store.layout.busBase, comment: "loyalty bus")
+                print("bus key: \(pair.publicKey)  (\(store.layout.busBase).key; secret in bus.key_secret, mode 0600)")
+            }
+            var names: [(AllowedKey.Kind, String)] = [(.terminal, configuration.security.clientKey)]
+            names += configuration.enabledPlugins.map { (.plugin, $0) }
+            for (kind, name) in names {
+                if try store.allowed().contains(where: { $0.kind == kind && $0.name == name }) { continue }
+                let key = try store.add(kind: kind, name: name, publicKey: nil)
+                print("\(kind.rawValue) \(name): \(key.publicKey)")
+            }
+            print("allow-list: \(store.layout.allowListPath)")
+            if !configuration.security.curve {
+                print("next: set `security: {curve: true}` in \(configuration.sourceFile ?? "config/loyalty.yaml") to turn CURVE on")
+            }
+        }
+    }
+
+    struct AddTerminal: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-terminal",
+            abstract: "Allow a POS terminal: generate its key pair here, or register a public key it made itself.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The terminal's name, e.g. store-17-till-2.") var name: String
+        @Option(help: "The terminal's public key (Z85, 40 characters) if it made its own pair.") var publicKey: String?
+
+        func run() throws { try add(.terminal, name: name, publicKey: publicKey, options: options) }
+    }
+
+    struct AddPlugin: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "add-plugin",
+            abstract: "Allow a plugin: generate its key pair here, or register a public key it made itself.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The plugin's name, as in plugins/<name>/plugin.yaml.") var name: String
+        @Option(help: "The plugin's public key (Z85, 40 characters) if it made its own pair.") var publicKey: String?
+
+        func run() throws { try add(.plugin, name: name, publicKey: publicKey, options: options) }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List allowed and revoked keys.")
+        @OptionGroup var options: GlobalOptions
+        @Flag(help: "Also print the secret keys held in this folder.") var showSecrets = false
+
+        func run() throws {
+            let configuration = try options.loadConfiguration()
+            let store = KeyStore(configuration: configuration)
+            if let bus = try? CurveKeyFile.read(store.layout.busBase + (showSecrets ? ".key_secret" : ".key")) {
+                print("bus      \(bus.publicKey)" + (showSecrets ? "  secret \(bus.secretKey ?? "-")" : ""))
+            } else {
+                print("bus      (no key: run `loyalty keys init`)")
+            }
+            for key in try store.allowed() {
+                var line = "\(key.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(key.publicKey)  \(key.name)  allowed"
+                if showSecrets, let secret = try? CurveKeyFile.read(store.layout.base(kind: key.kind, name: key.name) + ".key_secret").secretKey {
+                    line += "  secret \(secret)"
+                }
+                print(line)
+            }
+            for line in store.revokedLines() { print(line) }
+        }
+    }
+
+    struct Revoke: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a key from the allow-list; the running bus refuses it from its next connection.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The terminal or plugin name, or its public key.") var nameOrKey: String
+
+        func run() throws {
+            let store = KeyStore(configuration: try options.loadConfiguration())
+            let removed = try store.revoke(nameOrKey)
+            guard !removed.isEmpty else { throw ValidationError("no allowed key named '\(nameOrKey)' (see `loyalty keys list`)") }
+            for key in removed { print("revoked \(key.kind.rawValue) \(key.name) \(key.publicKey)") }
+        }
+    }
+
+    static func add(_ kind: AllowedKey.Kind, name: String, publicKey: String?, options: GlobalOptions) throws {
+        let store = KeyStore(configuration: try options.loadConfiguration())
+        let key = try store.add(kind: kind, name: name, publicKey: publicKey)
+        print("\(kind.rawValue) \(name): \(key.publicKey)")
+        if publicKey == nil {
+            print("secret key in \(store.layout.base(kind: kind, name: name)).key_secret (mode 0600): copy it to that \(kind.rawValue)'s host only, with \(store.layout.busBase).key")
+        }
+    }
+}
+
+/// The key folder: key files and the allow-list.
+struct KeyStore {
+    let layout: KeyStoreLayout
+
+    init(configuration: LoyaltyConfiguration) {
+        layout = KeyStoreLayout(directory: configuration.security.keysDirectory)
+    }
+
+    func allowed() throws -> [AllowedKey] {
+        FileManager.default.fileExists(atPath: layout.allowListPath) ? try AllowList.read(layout.allowListPath) : []
+    }
+
+    /// Generates a pair (publicKey nil) or records a given public key, and allows it.
+    func add(kind: AllowedKey.Kind, name: String, publicKey: String?) throws -> AllowedKey {
+        guard AllowedKey.isValidName(name) else {
+            throw ValidationError("'\(name)' is not a valid name: use 1–64 letters, digits, '-', '_' or '.'")
+        }
+        var keys = try allowed()
+        if let existing = keys.first(where: { $0.kind == kind && $0.name == name }) {
+            throw ValidationError("\(kind.rawValue) '\(name)' is already allowed (\(existing.publicKey)); revoke it first to replace its key")
+        }
+        let entry: AllowedKey
+        if let publicKey {
+            guard Z85.isKey(publicKey) else { throw ValidationError("--public-key must be 40 Z85 characters, got \(publicKey.utf8.count)") }
+            entry = AllowedKey(kind: kind, name: name, publicKey: publicKey)
+            try CurveKeyFile.writeFile(layout.base(kind: kind, name: name) + ".key",
+                                       "#   \(kind.rawValue) \(name)\n\nmetadata\ncurve\n    public-key = \"\(publicKey)\"\n", mode: 0o644)
+        } else {
+            let pair = try CurveKeyPair.generate()
+            try CurveKeyFile.write(pair, base: layout.base(kind: kind, name: name), comment: "\(kind.rawValue) \(name)")
+            entry = AllowedKey(kind: kind, name: name, publicKey: pair.publicKey)
+        }
+        keys.append(entry)
+        try AllowList.write(keys, to: layout.allowListPath)
+        return entry
+    }
+
+    /// Removes every entry with this name or public key; records them in revoked.txt and
+    /// deletes their secret files, so the pair cannot be re-allowed by mistake.
+    func revoke(_ nameOrKey: String) throws -> [AllowedKey] {
+        let keys = try allowed()
+        let removed = keys.filter { $0.name == nameOrKey || $0.publicKey == nameOrKey }
+        guard !removed.isEmpty else { return [] }
+        try AllowList.write(keys.filter { key in !removed.contains(key) }, to: layout.allowListPath)
+        let stamp = ISO8601DateFormatter().string(from: Date())
+        let record = removed.map { "\($0.line) revoked \(stamp)\n" }.joined()
+        let previous = FileManager.default.contents(atPath: layout.revokedPath).map { String(decoding: $0, as: UTF8.self) } ?? ""
+        try CurveKeyFile.writeFile(layout.revokedPath, previous + record, mode: 0o644)
+        for key in removed { unlink(layout.base(kind: key.kind, name: key.name) + ".key_secret") }
+        return removed
+    }
+
+    func revokedLines() -> [String] {
+        guard let data = FileManager.default.contents(atPath: layout.revokedPath) else { return [] }
+        return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: " ")
+            guard fields.count >= 5 else { return nil }
+            return "\(fields[0].padding(toLength: 8, withPad: " ", startingAt: 0)) \(fields[2])  \(fields[1])  revoked \(fields[4])"
+        }
+    }
+}
+
+extension LoyaltyConfiguration {
+    /// CURVE client options for the command-line tools: the `security.clientKey` terminal key
+    /// and the bus's public key; none when CURVE is off.
+    func clientSocketOptions() throws -> [SocketOption] {
+        guard security.curve else { return [] }
+        let layout = KeyStoreLayout(directory: security.keysDirectory)
+        do {
+            return try CurveClientKeys.load(keysDirectory: layout.directory,
+                                            clientBase: layout.base(kind: .terminal, name: security.clientKey)).socketOptions
+        } catch {
+            throw ValidationError("CURVE is on, but the command-line key cannot be used: \(error) (run `loyalty keys init`)")
+        }
+    }
+}

@@ -1,0 +1,179 @@
+import Foundation
+@testable import LoyaltyBus
+import Logging
+import LoyaltyEvents
+import LoyaltyTestSupport
+import LoyaltyWire
+import Testing
+import ZeroMQ
+
+/// CURVE + ZAP on real loopback TCP sockets: only allow-listed keys get in.
+@Suite(.serialized) struct SecurityTests {
+    /// A bus on 127.0.0.1 with CURVE on and an allow-list holding `allowed`.
+    final class CurveBus {
+        let directory: TemporaryDirectory
+        let server: CurveKeyPair
+        let allowListPath: String
+        let bus: Bus
+        let context: ZMQContext
+        let configuration: BusConfiguration
+
+        init(allowed: [AllowedKey]) throws {
+            directory = try TemporaryDirectory("bus-curve")
+            server = try CurveKeyPair.generate()
+            allowListPath = directory.path + "/allowed.txt"
+            try AllowList.write(allowed, to: allowListPath)
+            var configuration = BusConfiguration(
+                ingestEndpoint: "tcp://127.0.0.1:\(freeLoopbackPort())", publishEndpoint: "tcp://127.0.0.1:\(freeLoopbackPort())",
+                replayEndpoint: "tcp://127.0.0.1:\(freeLoopbackPort())", journalPath: directory.path + "/journal.sqlite")
+            configuration.curve = .init(serverSecretKey: server.secretKey, allowListPath: allowListPath)
+            self.configuration = configuration
+            bus = try Bus(configuration: configuration, logger: Logger(label: "test.bus"))
+            try bus.start()
+            context = try ZMQContext()
+        }
+
+        func client(_ pair: CurveKeyPair?) throws -> BusClient {
+            try BusClient(context: context, endpoint: configuration.ingestEndpoint,
+                          options: pair.map { CurveClientKeys(pair: $0, serverPublicKey: server.publicKey).socketOptions }
+                              ?? [.sendTimeout(milliseconds: 1000)])
+        }
+
+        /// Publishes one purchase; nil when no ack came (the connection was refused).
+        func publish(_ client: BusClient, receipt: Int) -> Ack? {
+            let body = Sample.bytes(Sample.purchase(receipt: receipt))
+            return try? client.publish(body, eventId: "S001-T1-\(receipt)", attemptTimeoutMilliseconds: 700, maxAttempts: 2)
+        }
+
+        deinit {
+            bus.stop()
+            directory.remove()
+        }
+    }
+
+    @Test func allowedKeyIsStoredAndUnknownKeyIsRefused() throws {
+        let terminal = try CurveKeyPair.generate()
+        let stranger = try CurveKeyPair.generate()
+        let fixture = try CurveBus(allowed: [AllowedKey(kind: .terminal, name: "till-1", publicKey: terminal.publicKey)])
+
+        #expect(fixture.publish(try fixture.client(terminal), receipt: 1)?.status == .stored)
+        #expect(fixture.publish(try fixture.client(stranger), receipt: 2) == nil)
+        #expect(try fixture.bus.journal.count() == 1)
+        #expect(fixture.bus.statistics.peersRefused >= 1)
+        #expect(fixture.bus.statistics.peersAccepted >= 1)
+    }
+
+    @Test func revokedKeyIsRefusedFromItsNextConnectionWithoutRestart() throws {
+        let terminal = try CurveKeyPair.generate()
+        let newcomer = try CurveKeyPair.generate()
+        let fixture = try CurveBus(allowed: [AllowedKey(kind: .terminal, name: "till-1", publicKey: terminal.publicKey)])
+        #expect(fixture.publish(try fixture.client(terminal), receipt: 1)?.status == .stored)
+
+        // Revoke till-1 and allow a new key, as `loyalty keys revoke` / `add-terminal` do: the
+        // running bus sees both at the next connection.
+        try AllowList.write([AllowedKey(kind: .terminal, name: "till-2", publicKey: newcomer.publicKey)], to: fixture.allowListPath)
+        #expect(fixture.publish(try fixture.client(terminal), receipt: 2) == nil)
+        #expect(fixture.publish(try fixture.client(newcomer), receipt: 3)?.status == .stored)
+        #expect(try fixture.bus.journal.count() == 2)
+    }
+
+    @Test func plaintextClientCannotTalkToCurveBus() throws {
+        let terminal = try CurveKeyPair.generate()
+        let fixture = try CurveBus(allowed: [AllowedKey(kind: .terminal, name: "till-1", publicKey: terminal.publicKey)])
+        #expect(fixture.publish(try fixture.client(nil), receipt: 1) == nil)
+        // Nor read: a plaintext replay request gets no answer, a plaintext subscriber no event.
+        let replay = try Socket(context: fixture.context, type: .dealer)
+        try replay.set(.sendTimeout(milliseconds: 1000))
+        try replay.connect(fixture.configuration.replayEndpoint)
+        try replay.send(ReplayRequest(after: 0, limit: 10, topics: []).frames)
+        let subscriber = try Socket(context: fixture.context, type: .sub)
+        try subscriber.set(.subscribe([]))
+        try subscriber.connect(fixture.configuration.publishEndpoint)
+        #expect(fixture.publish(try fixture.client(terminal), receipt: 2)?.status == .stored)
+        #expect(try receive(replay, within: 1500) == nil)
+        #expect(try receive(subscriber, within: 1500) == nil)
+        #expect(try fixture.bus.journal.count() == 1)
+    }
+
+    @Test func allowedPluginKeyReadsPublishAndReplay() throws {
+        let plugin = try CurveKeyPair.generate()
+        let fixture = try CurveBus(allowed: [AllowedKey(kind: .plugin, name: "points", publicKey: plugin.publicKey)])
+        let options = CurveClientKeys(pair: plugin, serverPublicKey: fixture.server.publicKey).socketOptions
+        let subscriber = try Socket(context: fixture.context, type: .sub)
+        try subscriber.set(options)
+        try subscriber.set(.subscribe(Array("purchase".utf8)))
+        try subscriber.connect(fixture.configuration.publishEndpoint)
+        Thread.sleep(forTimeInterval: 0.3)   // the subscription travels after the handshake
+        #expect(fixture.publish(try fixture.client(plugin), receipt: 1)?.status == .stored)
+        let live = try #require(try receive(subscriber, within: 5000))
+        #expect(PublishedEvent(frames: live)?.seq == 1)
+
+        let replay = try Socket(context: fixture.context, type: .dealer)
+        try replay.set(options)
+        try replay.connect(fixture.configuration.replayEndpoint)
+        try replay.send(ReplayRequest(after: 0, limit: 10, topics: []).frames)
+        let answer = try #require(try receive(replay, within: 5000))
+        let batch = try #require(ReplayBatch(frames: answer))
+        #expect(batch.events.map(\.seq) == [1])
+    }
+
+    @Test func nonLoopbackBindWithoutCurveFailsClearly() throws {
+        let directory = try TemporaryDirectory("bus-exposed")
+        defer { directory.remove() }
+        let port = freeLoopbackPort()
+        let configuration = BusConfiguration(ingestEndpoint: "tcp://0.0.0.0:\(port)", publishEndpoint: directory.ipc("publish"),
+                                             replayEndpoint: directory.ipc("replay"), journalPath: directory.path + "/journal.sqlite")
+        let bus = try Bus(configuration: configuration, logger: Logger(label: "test.bus"))
+        do {
+            try bus.start()
+            bus.stop()
+            Issue.record("a bus bound to 0.0.0.0 without CURVE started")
+        } catch let error as BusSecurityError {
+            #expect(error.description.contains("ingest tcp://0.0.0.0:\(port)"))
+            #expect(error.description.contains("without CURVE"))
+            #expect(error.description.contains("loyalty keys init"))
+        }
+        // Nothing was bound.
+        let probe = try Socket(context: try ZMQContext(), type: .router)
+        try probe.bind("tcp://127.0.0.1:\(port)")
+    }
+
+    @Test func loopbackScopes() {
+        for endpoint in ["tcp://127.0.0.1:5601", "tcp://[::1]:5601", "tcp://localhost:5601", "ipc:///tmp/x.sock", "inproc://bus",
+                         "tcp://127.0.0.2:1"] {
+            #expect(EndpointScope.isLoopback(endpoint), "\(endpoint)")
+        }
+        for endpoint in ["tcp://0.0.0.0:5601", "tcp://*:5601", "tcp://10.0.0.5:5601", "tcp://[::]:5601", "tcp://eth0:5601",
+                         "tcp://127.0.0.1.evil.com:5601", "pgm://x", "tcp://[::1:5601"] {
+            #expect(!EndpointScope.isLoopback(endpoint), "\(endpoint)")
+        }
+    }
+
+    @Test func allowListReloadFailsClosedOnAnInvalidFile() throws {
+        let directory = try TemporaryDirectory("allow")
+        defer { directory.remove() }
+        let key = try CurveKeyPair.generate()
+        let path = directory.path + "/allowed.txt"
+        try AllowList.write([AllowedKey(kind: .terminal, name: "a", publicKey: key.publicKey)], to: path)
+        let watcher = AllowListWatcher(path: path)
+        #expect(watcher.lookup(key.publicKey)?.name == "a")
+        try CurveKeyFile.writeFile(path, "terminal a \(key.publicKey)\nnonsense line\n", mode: 0o644)
+        #expect(watcher.lookup(key.publicKey) == nil)
+        #expect(watcher.lastError?.description.contains("allowed.txt:2") == true)
+        unlink(path)
+        #expect(watcher.lookup(key.publicKey) == nil)
+    }
+
+    @Test func keyFilesRoundTripAndSecretIsPrivate() throws {
+        let directory = try TemporaryDirectory("keys")
+        defer { directory.remove() }
+        let pair = try CurveKeyPair.generate()
+        try CurveKeyFile.write(pair, base: directory.path + "/terminals/t1", comment: "t1")
+        #expect(try CurveKeyFile.readPair(base: directory.path + "/terminals/t1") == pair)
+        #expect(try CurveKeyFile.read(directory.path + "/terminals/t1.key").secretKey == nil)
+        let attributes = try FileManager.default.attributesOfItem(atPath: directory.path + "/terminals/t1.key_secret")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let publicText = try String(contentsOfFile: directory.path + "/terminals/t1.key", encoding: .utf8)
+        #expect(!publicText.contains(pair.secretKey))
+    }
+}
