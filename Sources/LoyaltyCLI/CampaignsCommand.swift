@@ -159,24 +159,7 @@ struct CampaignsReport: ParsableCommand {
 
     func run() throws {
         let configuration = try options.loadConfiguration()
-        let context = try ZMQContext()
-        let client = try BusClient(context: context, endpoint: configuration.bus.ingest, options: try configuration.clientSocketOptions())
-        let reply: Reply
-        do {
-            reply = try client.request(service: "campaign.report", body: Array("{}".utf8))
-        } catch {
-            printError("\(error)")
-            throw ExitCode(3)
-        }
-        switch reply.status {
-        case .ok: break
-        case .error:
-            printError("campaign.report refused: \(reply.bodyText)")
-            throw ExitCode(2)
-        case .unavailable, .timeout:
-            printError("campaign.report \(reply.status.rawValue): \(reply.bodyText) (is discount-campaigns enabled in config/loyalty.yaml and 'loyalty up' running?)")
-            throw ExitCode(3)
-        }
+        let reply = try askReport("campaign.report", body: Array("{}".utf8), configuration: configuration, plugin: "discount-campaigns")
         if json {
             print(reply.bodyText)
             return

@@ -40,24 +40,8 @@ struct SatisfactionReport: ParsableCommand {
         var request: JSONObject = [:]
         if let store { request["store"] = .string(store) }
         if !windows.isEmpty { request["windows"] = .array(windows.map { .string($0) }) }
-        let context = try ZMQContext()
-        let client = try BusClient(context: context, endpoint: configuration.bus.ingest, options: try configuration.clientSocketOptions())
-        let reply: Reply
-        do {
-            reply = try client.request(service: "satisfaction.report", body: JSONWriter.serialize(.object(request)))
-        } catch {
-            printError("\(error)")
-            throw ExitCode(3)
-        }
-        switch reply.status {
-        case .ok: break
-        case .error:
-            printError("satisfaction.report refused: \(reply.bodyText)")
-            throw ExitCode(2)
-        case .unavailable, .timeout:
-            printError("satisfaction.report \(reply.status.rawValue): \(reply.bodyText) (is the satisfaction plugin enabled in config/loyalty.yaml and 'loyalty up' running?)")
-            throw ExitCode(3)
-        }
+        let reply = try askReport("satisfaction.report", body: JSONWriter.serialize(.object(request)), configuration: configuration,
+                                  plugin: "the satisfaction plugin")
         if json {
             print(reply.bodyText)
             return

@@ -51,17 +51,15 @@ public struct DiscountCampaignsPlugin: LoyaltyPlugin {
             changes.customers.append((id, customer))
         case .derived(let payload) where event.envelope.type == "tier.changed":
             // The reward-rules plugin keeps the tiers, downgrades included.
-            guard case .string(let id)? = payload["customerId"], !id.isEmpty, id.utf8.count <= 128,
-                  case .string(let tier)? = payload["to"], !tier.isEmpty, tier.utf8.count <= 64 else {
-                throw Score.Invalid(message: "tier.changed needs customerId and to (the new level's id)")
-            }
+            let change = try TierChanged(payload)
+            let id = change.customerId
             var customer = try CustomerRow.fetch(id, in: db) ?? CustomerRow()
-            customer.tier = tier
+            customer.tier = change.tier
             customer.tierKept = true
             try customer.save(id, in: db)
             changes.customers.append((id, customer))
         case .derived(let payload) where event.envelope.type == "customer.scored":
-            let score = try Score(payload)
+            let score = try CustomerScored(payload)
             var customer = try CustomerRow.fetch(score.customerId, in: db) ?? CustomerRow()
             customer.clv = score.clv
             customer.clvPercentile = score.clvPercentile
@@ -209,38 +207,5 @@ public struct DiscountCampaignsPlugin: LoyaltyPlugin {
             "applied": .array(applied), "notApplied": .array(notApplied),
         ]
         return .ok(JSONWriter.serialize(.object(answer)))
-    }
-}
-
-/// The figures of a `customer.scored` event that campaign segments read, checked like any input.
-struct Score {
-    var customerId: String
-    var clv: Double
-    var clvPercentile: Double
-    var pAlive: Double
-
-    struct Invalid: Error, CustomStringConvertible {
-        var message: String
-        var description: String { "customer.scored refused: \(message)" }
-    }
-
-    init(_ payload: JSONObject) throws {
-        guard case .string(let id)? = payload["customerId"], !id.isEmpty, id.utf8.count <= 128 else {
-            throw Invalid(message: "customerId must be a text of 1 to 128 bytes")
-        }
-        func number(_ key: String, in range: ClosedRange<Double>) throws -> Double {
-            let value: Double
-            switch payload[key] {
-            case .int(let n)?: value = Double(n)
-            case .double(let d)?: value = d
-            default: throw Invalid(message: "\(key) must be a number (customer \(id))")
-            }
-            guard value.isFinite, range.contains(value) else { throw Invalid(message: "\(key) is \(value), outside \(range) (customer \(id))") }
-            return value
-        }
-        customerId = id
-        clv = try number("clv", in: 0...9.2e18)
-        clvPercentile = try number("clvPercentile", in: 0...100)
-        pAlive = try number("pAlive", in: 0...1)
     }
 }

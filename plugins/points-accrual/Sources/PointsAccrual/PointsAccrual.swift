@@ -61,17 +61,14 @@ public struct PointsAccrualPlugin: LoyaltyPlugin {
         case .derived(let payload) where event.envelope.type == "tier.changed":
             // Tiers are the reward-rules plugin's: it qualifies and downgrades customers by its
             // policy; the earning rules here read the result as customer.tier.
-            guard case .string(let customerId)? = payload["customerId"], !customerId.isEmpty, customerId.utf8.count <= 128,
-                  case .string(let tier)? = payload["to"], !tier.isEmpty, tier.utf8.count <= 64 else {
-                throw TierChangeInvalid(eventId: event.envelope.eventId)
-            }
-            var customer = try ledger.customer(customerId)
-            customer.tier = tier
+            let change = try TierChanged(payload)
+            var customer = try ledger.customer(change.customerId)
+            customer.tier = change.tier
             try ledger.save(customer)
         case .derived(let payload) where event.envelope.type == "reward.granted":
             try Accrual(ledger: ledger, book: book, schedule: schedule).bonus(payload, event: event.envelope, emit: &emit)
         case .derived(let payload) where event.envelope.type == "customer.scored":
-            let score = try CustomerScore(payload)
+            let score = try CustomerScored(payload)
             var customer = try ledger.customer(score.customerId)
             customer.clv = score.clv
             customer.clvPercentile = score.clvPercentile
@@ -131,9 +128,4 @@ public struct PointsAccrualPlugin: LoyaltyPlugin {
             },
         ]
     }
-}
-
-struct TierChangeInvalid: Error, CustomStringConvertible {
-    var eventId: String
-    var description: String { "tier.changed \(eventId) refused: it needs customerId (1 to 128 bytes) and to (a tier id of 1 to 64 bytes)" }
 }
