@@ -26,6 +26,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // The C library, seen through pkg-config. Nothing else imports it.
@@ -64,6 +68,8 @@ let package = Package(
             .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
         ], swiftSettings: strict),
         // The library every plugin is built on.
         .target(name: "PluginRuntime", dependencies: [
@@ -71,6 +77,12 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ], swiftSettings: strict),
+        // One Prometheus exposition for the whole engine: asks the bus and each plugin through the bus, merges.
+        .target(name: "LoyaltyMetrics", dependencies: [
+            "ZeroMQ", "LoyaltyWire", "LoyaltyConfig", "LoyaltySupervisor",
         ], swiftSettings: strict),
         // config/loyalty.yaml and plugins/*/plugin.yaml.
         .target(name: "LoyaltyConfig", dependencies: [
@@ -82,9 +94,23 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ], swiftSettings: strict),
+        // Read-only views of a running engine shared by the CLI and the dashboard: lag and events/s
+        // per component, alert history through the replay endpoint, the customer scores.
+        .target(name: "LoyaltyMonitor", dependencies: [
+            "ZeroMQ", "LoyaltyEvents", "LoyaltyWire", "LoyaltyConfig", "LoyaltySupervisor",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ], swiftSettings: strict),
+        // The web dashboard (`loyalty up --dashboard`): a collector thread, server-rendered HTML.
+        .target(name: "LoyaltyDashboard", dependencies: [
+            "ZeroMQ", "LoyaltyEvents", "LoyaltyWire", "LoyaltyConfig", "LoyaltyMonitor", "LoyaltyMetrics",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HTTPTypes", package: "swift-http-types"),
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ], swiftSettings: strict),
         .executableTarget(name: "LoyaltyCLI", dependencies: [
             "ZeroMQ", "LoyaltyEvents", "LoyaltyWire", "LoyaltyBus", "LoyaltyConfig", "LoyaltySupervisor", "LoyaltySimulation",
-            "LoyaltyScoring", "LoyaltyRules", "RuleSimulation", "DiscountCampaigns",
+            "LoyaltyScoring", "LoyaltyRules", "RuleSimulation", "DiscountCampaigns", "LoyaltyMonitor", "LoyaltyDashboard",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -201,6 +227,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "LoyaltyConfigTests", dependencies: ["LoyaltyConfig"]),
+        .testTarget(name: "LoyaltyMetricsTests", dependencies: ["LoyaltyMetrics"]),
         .testTarget(name: "LoyaltySupervisorTests", dependencies: [
             "LoyaltySupervisor", "LoyaltyConfig",
             .product(name: "Logging", package: "swift-log"),
@@ -230,8 +257,14 @@ let package = Package(
             "RewardRules", "PluginRuntime", "LoyaltyRules", "LoyaltyEvents",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "plugins/reward-rules/Tests"),
+        .testTarget(name: "LoyaltyDashboardTests", dependencies: [
+            "LoyaltyDashboard", "LoyaltyMonitor", "LoyaltyConfig", "LoyaltyWire", "LoyaltyEvents", "LoyaltyTestSupport", "LoyaltyBus", "ZeroMQ",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "LoyaltyWire", "LoyaltyTestSupport", "LoyaltyEvents", "LoyaltySimulation", "ZeroMQ", "LoyaltyRules",
+            "LoyaltyMetrics", "LoyaltyConfig",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], exclude: ["python"]),
     ],

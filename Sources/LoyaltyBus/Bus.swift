@@ -12,13 +12,16 @@ public final class Bus: Sendable {
     public let configuration: BusConfiguration
     public let journal: Journal
     public let statistics = BusStatistics()
+    /// The bus's Prometheus registry, served as `bus.metrics`.
+    public let metrics: BusMetrics
     private let context: ZMQContext
     private let stopSignal = StopSignal()
     private let logger: Logger
     private let threads = ThreadBox()
 
-    public init(configuration: BusConfiguration, logger: Logger) throws {
+    public init(configuration: BusConfiguration, logger: Logger, metrics: BusMetrics = BusMetrics()) throws {
         self.configuration = configuration
+        self.metrics = metrics
         self.logger = logger
         journal = try Journal(path: configuration.journalPath)
         context = try ZMQContext()
@@ -39,7 +42,8 @@ public final class Bus: Sendable {
         let writer = JournalWriter(journal: journal, maxBatch: configuration.maxBatch, queue: queue, replies: replies,
                                    stop: stopSignal, statistics: statistics, logger: logger)
         let front = FrontRouter(configuration: configuration, context: context, initialHead: try journal.head(),
-                                queue: queue, replies: replies, stop: stopSignal, statistics: statistics, logger: logger)
+                                queue: queue, replies: replies, stop: stopSignal, statistics: statistics, metrics: metrics,
+                                logger: logger)
         let replay = ReplayServer(configuration: configuration, journal: journal, context: context,
                                   stop: stopSignal, logger: logger)
         let gates = (StartupGate(), StartupGate())

@@ -15,6 +15,7 @@ struct FrontRouter {
     let replies: ReplyQueue
     let stop: StopSignal
     let statistics: BusStatistics
+    let metrics: BusMetrics
     let logger: Logger
 
     func run(startup: StartupGate) {
@@ -38,7 +39,7 @@ struct FrontRouter {
         }
         startup.succeed()
         var state = State(router: router, publisher: publisher, queue: queue, configuration: configuration,
-                          logger: logger, head: initialHead, statistics: statistics,
+                          logger: logger, head: initialHead, statistics: statistics, metrics: metrics,
                           rateLimiter: configuration.rateLimit.map(RateLimiter.init(limit:)))
         var poller = Poller()
         poller.add(router)
@@ -55,9 +56,11 @@ struct FrontRouter {
                 }
                 if ready[0].contains(.readable) {
                     // A bounded drain, so that acks and requests are never starved by a flood.
+                    // One clock read per drain: the events waited in the socket at least since now.
+                    let receivedAt = Monotonic.nanoseconds
                     var count = 0
                     while count < 512, let frames = try router.receive(dontWait: true) {
-                        state.handle(frames, now: now)
+                        state.handle(frames, now: now, receivedAt: receivedAt)
                         count += 1
                     }
                 }
@@ -86,17 +89,24 @@ struct FrontRouter {
         var head: Int64
         var services = ServiceDirectory()
         let statistics: BusStatistics
+        let metrics: BusMetrics
+        /// Counted here, on the front thread, and copied into the metrics when they are asked for.
+        var counts = BusMetrics.FrontCounts()
         var rateLimiter: RateLimiter?
 
         /// Acks every outcome, then publishes the newly stored events in seq order.
         mutating func acknowledgeAndPublish(_ outcomes: [WriteOutcome]) {
             for outcome in outcomes { sendToPeer(outcome.peer, outcome.ack.frames) }
+            let ackedAt = Monotonic.nanoseconds
             for outcome in outcomes where outcome.ack.status == .stored {
                 let seq = outcome.ack.seq
                 let event = PublishedEvent(topic: outcome.entry.type, seq: seq,
                                            envelope: EnvelopeSeq.insert(seq: seq, into: outcome.entry.body))
                 do { try publisher.send(event.frames) } catch { logger.error("publish seq \(seq) failed: \(error)") }
                 head = max(head, seq)
+            }
+            for outcome in outcomes where outcome.receivedAt != 0 && ackedAt > outcome.receivedAt {
+                metrics.ackLatency.recordNanoseconds(Int64(ackedAt - outcome.receivedAt))
             }
         }
 
@@ -122,15 +132,15 @@ struct FrontRouter {
             sendToPeer([peer, Frame(frame: WireCommand.error), Frame(frame: code), Frame(frame: message)])
         }
 
-        mutating func handle(_ frames: [Frame], now: Int) {
+        mutating func handle(_ frames: [Frame], now: Int, receivedAt: UInt64 = 0) {
             guard frames.count >= 2 else { return }
             let peer = frames[0]
             let command = frames[1]
             // The common case without making a String of the command.
-            if command.elementsEqual(Self.eventCommand) { return handleEvent(frames, peer: peer) }
+            if command.elementsEqual(Self.eventCommand) { return handleEvent(frames, peer: peer, receivedAt: receivedAt) }
             switch command.frameText {
             case WireCommand.event:
-                handleEvent(frames, peer: peer)
+                handleEvent(frames, peer: peer, receivedAt: receivedAt)
             case WireCommand.request:
                 handleRequest(frames, peer: peer, now: now)
             case WireCommand.ready:
@@ -165,17 +175,19 @@ struct FrontRouter {
 
         static let eventCommand = Frame(frame: WireCommand.event)
 
-        mutating func handleEvent(_ frames: [Frame], peer: Frame) {
+        mutating func handleEvent(_ frames: [Frame], peer: Frame, receivedAt: UInt64) {
             guard frames.count == 3 else {
                 return refuse(peer, code: "bad_frames", "an event is 2 frames: 'event' and the envelope JSON; got \(frames.count - 1)")
             }
             guard frames[2].count <= configuration.limits.maxBytes else {
                 let ack = Ack(eventId: "", status: .rejected, code: "too_large",
                               message: "the envelope is \(frames[2].count) bytes; the limit is \(configuration.limits.maxBytes)")
+                counts.refusals[ack.code, default: 0] += 1
                 return sendToPeer([peer] + ack.frames)
             }
             switch EventAdmission.check(frames[2], limits: configuration.limits) {
             case .refused(let ack):
+                counts.refusals[ack.code, default: 0] += 1
                 sendToPeer([peer] + ack.frames)
             case .admitted(let entry, let source):
                 if let retryAfter = rateLimiter?.take(source: source, now: Monotonic.now) {
@@ -185,9 +197,10 @@ struct FrontRouter {
                                   message: "source '\(source)' sends more than \(Int(limit.eventsPerSecond)) events/s (burst \(Int(limit.burst))); not stored, retry in \(retryAfter) ms")
                     return sendToPeer([peer] + ack.frames)
                 }
-                if !queue.push(IngestQueue.Item(peer: peer, entry: entry), limit: configuration.maxQueuedEvents) {
+                if !queue.push(IngestQueue.Item(peer: peer, entry: entry, receivedAt: receivedAt), limit: configuration.maxQueuedEvents) {
                     let ack = Ack(eventId: entry.eventId, status: .unavailable, code: "overloaded",
                                   message: "the bus has \(configuration.maxQueuedEvents) events waiting for the journal; retry shortly")
+                    counts.refusals[ack.code, default: 0] += 1
                     sendToPeer([peer] + ack.frames)
                 }
             }
@@ -204,17 +217,30 @@ struct FrontRouter {
             var timeout = configuration.defaultRequestTimeoutMilliseconds
             if frames.count == 6 {
                 guard let asked = Int(frames[5].frameText), (1...60_000).contains(asked) else {
+                    counts.requests["error", default: 0] += 1
                     return sendToPeer([peer] + Reply(requestId: requestId, status: .error,
                                                      body: Frame(frame: "timeoutMilliseconds must be an integer from 1 to 60000")).frames)
                 }
                 timeout = asked
             }
+            if let answer = answerItself(service) {
+                counts.requests["bus", default: 0] += 1
+                return sendToPeer([peer] + Reply(requestId: requestId, status: .ok, body: answer).frames)
+            }
             guard let (token, worker) = services.dispatch(service: service, client: peer, requestId: requestId, deadline: now + timeout) else {
                 let known = services.serviceNames
                 let message = "no plugin offering '\(service)' is running" + (known.isEmpty ? "" : " (running: \(known.joined(separator: ", ")))")
+                counts.requests["unavailable", default: 0] += 1
                 return sendToPeer([peer] + Reply(requestId: requestId, status: .unavailable, body: Frame(frame: message)).frames)
             }
+            counts.requests["routed", default: 0] += 1
             sendToPeer([worker, Frame(frame: WireCommand.request), Frame(frame: String(token)), Frame(frame: service), frames[4]])
+        }
+
+        /// Services the bus answers itself, without a worker: `bus.metrics`, its Prometheus text.
+        func answerItself(_ service: String) -> [UInt8]? {
+            guard service == "bus.metrics" else { return nil }
+            return metrics.exposition(statistics: statistics, front: counts, head: head, workers: services.workers.count)
         }
 
         mutating func heartbeat(now: Int) {
@@ -231,6 +257,7 @@ struct FrontRouter {
 
         mutating func expireRequests(now: Int) {
             for request in services.expireRequests(now: now) {
+                counts.requests["timeout", default: 0] += 1
                 sendToPeer([request.client] + Reply(requestId: request.requestId, status: .timeout,
                                                     body: Frame(frame: "'\(request.service)' did not answer in time")).frames)
             }

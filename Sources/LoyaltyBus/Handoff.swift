@@ -10,6 +10,8 @@ final class IngestQueue: Sendable {
     struct Item: Sendable {
         var peer: Frame
         var entry: Journal.Entry
+        /// When the front thread took it off the socket (`Monotonic.nanoseconds`), for the ack latency.
+        var receivedAt: UInt64 = 0
     }
 
     private let state = Mutex<(items: [Item], writerWaiting: Bool)>(([], false))
@@ -63,6 +65,7 @@ struct WriteOutcome: Sendable {
     var peer: Frame
     var entry: Journal.Entry
     var ack: Ack
+    var receivedAt: UInt64 = 0
 }
 
 /// Outcomes from the journal writer to the front thread, with a pipe whose read end the front's

@@ -26,7 +26,7 @@ struct JournalWriter {
         replies.push(queue.take(max: .max, timeoutMilliseconds: 0).map { item in
             WriteOutcome(peer: item.peer, entry: item.entry,
                          ack: Ack(eventId: item.entry.eventId, status: .unavailable, code: "shutting_down",
-                                  message: "the bus is stopping; retry in a moment"))
+                                  message: "the bus is stopping; retry in a moment"), receivedAt: item.receivedAt)
         })
     }
 
@@ -51,7 +51,7 @@ struct JournalWriter {
                     ack = Ack(eventId: eventId, status: .rejected, seq: seq, code: "conflict",
                               message: "eventId '\(eventId)' is already stored (seq \(seq)) with different content; a different event needs a new eventId")
                 }
-                outcomes.append(WriteOutcome(peer: item.peer, entry: item.entry, ack: ack))
+                outcomes.append(WriteOutcome(peer: item.peer, entry: item.entry, ack: ack, receivedAt: item.receivedAt))
             }
         } catch {
             // Nothing of this batch is stored: say so, so that every producer retries.
@@ -60,7 +60,7 @@ struct JournalWriter {
             for item in batch {
                 outcomes.append(WriteOutcome(peer: item.peer, entry: item.entry, ack: Ack(
                     eventId: item.entry.eventId, status: .unavailable, code: "storage_failed",
-                    message: "the journal could not store the event (\(error)); retry later")))
+                    message: "the journal could not store the event (\(error)); retry later"), receivedAt: item.receivedAt))
             }
         }
         statistics.record(stored: counts.stored, duplicates: counts.duplicates, rejected: counts.rejected,

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LoyaltyEvents
+import LoyaltyMonitor
 import LoyaltyWire
 import Synchronization
 import ZeroMQ
@@ -55,7 +56,7 @@ struct AlertsCommand: ParsableCommand {
     @Flag(help: "One JSON object per line (the event's payload with seq, type, eventId, occurredAt).")
     var json = false
 
-    static let topics = ["alert.raised", "alert.resolved", "alert.config"]
+    static let topics = AlertRecord.topics
 
     func validate() throws {
         if let since, Self.sinceCutoff(since, now: 0) == nil {
@@ -144,25 +145,18 @@ struct AlertsCommand: ParsableCommand {
 
     /// One replay batch after `after`; nil (with a message) if the bus does not answer in 3 s.
     private func fetch(replay: Socket, after: Int64, endpoint: String) throws -> ReplayBatch? {
-        _ = try replay.send(ReplayRequest(after: after, limit: 1000, topics: Self.topics).frames)
-        var poller = Poller()
-        poller.add(replay)
-        let deadline = Monotonic.now + 3000
-        while let remaining = Monotonic.remaining(until: deadline), !alertsStopRequested.load(ordering: .relaxed) {
-            guard try poller.poll(timeoutMilliseconds: min(remaining, 200))[0].contains(.readable),
-                  let frames = try replay.receive(dontWait: true) else { continue }
-            guard let batch = ReplayBatch(frames: frames) else {
-                printError("loyalty alerts: the bus refused the replay request: \(frames.dropFirst().map(\.frameText).joined(separator: ": "))")
-                return nil
-            }
-            // A late answer to an earlier request that timed out.
-            if batch.scannedThrough < min(after, batch.head) { continue }
+        switch try ReplayFetch.fetch(replay, after: after, topics: Self.topics, shouldStop: { alertsStopRequested.load(ordering: .relaxed) }) {
+        case .batch(let batch):
             return batch
+        case .refused(let reason):
+            printError("loyalty alerts: the bus refused the replay request: \(reason)")
+            return nil
+        case .noAnswer:
+            if !alertsStopRequested.load(ordering: .relaxed) {
+                printError("loyalty alerts: no answer from the bus's replay endpoint \(endpoint) within 3 s; is 'loyalty up' running?\(follow ? " Retrying." : "")")
+            }
+            return nil
         }
-        if !alertsStopRequested.load(ordering: .relaxed) {
-            printError("loyalty alerts: no answer from the bus's replay endpoint \(endpoint) within 3 s; is 'loyalty up' running?\(follow ? " Retrying." : "")")
-        }
-        return nil
     }
 
     /// Prints every alert after `from` up to the journal's head; returns the new cursor.
@@ -214,34 +208,25 @@ struct AlertPrinter {
     }
 
     mutating func show(_ event: PublishedEvent) {
-        guard let envelope = try? EventCodec.decode(event.envelope), case .derived(let payload) = envelope.payload else { return }
-        if let cutoff, envelope.occurredAt.epochMilliseconds < cutoff { return }
-        func text(_ key: String) -> String? {
-            if case .string(let value)? = payload[key] { return value }
-            return nil
-        }
-        let kind = envelope.type == "alert.config" ? "config" : text("kind") ?? "?"
-        guard filter.admits(kind: kind, rule: text("rule"), store: text("storeId"), severity: text("severity")) else { return }
+        guard let alert = AlertRecord(event) else { return }
+        if let cutoff, alert.occurredAt.epochMilliseconds < cutoff { return }
+        guard filter.admits(kind: alert.kind, rule: alert.rule, store: alert.storeId, severity: alert.severity) else { return }
         let line: String
         if json {
-            var object: JSONObject = ["seq": .int(event.seq), "type": .string(envelope.type), "eventId": .string(envelope.eventId),
-                                      "occurredAt": .string(envelope.occurredAt.rfc3339)]
-            for (key, value) in payload.pairs where object[key] == nil { object[key] = value }
+            var object: JSONObject = ["seq": .int(alert.seq), "type": .string(alert.type), "eventId": .string(alert.eventId),
+                                      "occurredAt": .string(alert.occurredAt.rfc3339)]
+            for (key, value) in alert.payload.pairs where object[key] == nil { object[key] = value }
             line = JSONWriter.serializeToString(.object(object))
         } else {
-            let state = switch envelope.type {
-            case "alert.raised": "RAISED"
-            case "alert.resolved": "RESOLVED"
-            default: "CONFIG"
-            }
-            let severity = text("severity") ?? "-"
-            let place = [text("storeId") ?? (text("scope") == "chain" ? "chain" : nil), text("customerId")].compactMap { $0 }.joined(separator: " ")
-            let what = text("rule") ?? text("plugin") ?? kind
-            var head = "\(envelope.occurredAt.rfc3339)  \(paint(pad(state, 8), state == "RESOLVED" ? "32" : state == "CONFIG" ? "35" : "1"))"
+            let state = alert.state
+            let severity = alert.severity ?? "-"
+            let place = [alert.place, alert.customerId].compactMap { $0 }.joined(separator: " ")
+            let what = alert.rule ?? alert.text("plugin") ?? alert.kind
+            var head = "\(alert.occurredAt.rfc3339)  \(paint(pad(state, 8), state == "RESOLVED" ? "32" : state == "CONFIG" ? "35" : "1"))"
             head += "  \(paint(pad(severity, 8), Self.colour(severity: severity)))  \(pad(what, 20))  \(pad(place.isEmpty ? "-" : place, 14))"
-            var lines = [head + "  " + (text("message") ?? "")]
-            if envelope.type == "alert.raised", let action = text("action") { lines.append("    " + paint("→ " + action, "2")) }
-            if envelope.type == "alert.resolved", let reason = text("reason") { lines.append("    " + paint("because " + reason, "2")) }
+            var lines = [head + "  " + (alert.message ?? "")]
+            if alert.type == "alert.raised", let action = alert.action { lines.append("    " + paint("→ " + action, "2")) }
+            if alert.type == "alert.resolved", let reason = alert.reason { lines.append("    " + paint("because " + reason, "2")) }
             line = lines.joined(separator: "\n")
         }
         broken = !Self.writeOut(line + "\n")

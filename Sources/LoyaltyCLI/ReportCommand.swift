@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GRDB
 import LoyaltyConfig
+import LoyaltyMonitor
 
 struct ReportCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,34 +33,9 @@ struct CustomersReport: ParsableCommand {
     @Flag(help: "One JSON object instead of tables.")
     var json = false
 
-    static let plugin = "customer-scoring"
+    static let plugin = CustomerScores.plugin
 
-    struct Customer: Encodable {
-        var customerId: String
-        var clv: Int64
-        var profitClv: Int64?
-        var clvPercentile: Int
-        var pAlive: Double
-        var expectedPurchases: Double
-        var segment: String
-        var rfm: String
-    }
-
-    struct Segment: Encodable {
-        var segment: String
-        var customers: Int
-        var meanClv: Double
-        var medianClv: Double
-    }
-
-    struct Report: Encodable {
-        var database: String
-        var customersScored: Int
-        var modelFitSeq: Int64?
-        var modelFittedAt: String?
-        var top: [Customer]
-        var segments: [Segment]
-    }
+    typealias Report = CustomerScoresReport
 
     func validate() throws {
         guard top >= 1 else { throw ValidationError("--top must be at least 1") }
@@ -67,45 +43,11 @@ struct CustomersReport: ParsableCommand {
 
     func run() throws {
         let configuration = try options.loadConfiguration()
-        let path = configuration.pluginDatabasePath(name: Self.plugin)
-        guard FileManager.default.fileExists(atPath: path) else {
-            print("No customer data yet: \(path) does not exist. Enable '\(Self.plugin)' in config/loyalty.yaml, run `loyalty up`, and send purchases.")
-            return
-        }
-        var dbConfiguration = Configuration()
-        dbConfiguration.readonly = true
-        dbConfiguration.busyMode = .timeout(5)
-        let queue = try DatabaseQueue(path: path, configuration: dbConfiguration)
-        let report: Report? = try queue.read { db in
-            guard try db.tableExists("scoring_scores") else { return nil }
-            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scoring_scores") ?? 0
-            guard count > 0 else { return nil }
-            let fit = try Row.fetchOne(db, sql: """
-                SELECT f.fitSeq, f.observedAt FROM scoring_fits f JOIN scoring_state s ON s.currentFitSeq = f.fitSeq
-                """)
-            let top = try Row.fetchAll(db, sql: """
-                SELECT customerId, clv, profitClv, clvPercentile, pAlive, expectedPurchases, segment, rfm
-                FROM scoring_scores ORDER BY clvValue DESC, customerId LIMIT ?
-                """, arguments: [self.top]).map {
-                Customer(customerId: $0["customerId"], clv: $0["clv"], profitClv: $0["profitClv"], clvPercentile: $0["clvPercentile"],
-                         pAlive: $0["pAlive"], expectedPurchases: $0["expectedPurchases"], segment: $0["segment"], rfm: $0["rfm"])
-            }
-            var bySegment: [String: [Double]] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT segment, clvValue FROM scoring_scores ORDER BY clvValue") {
-                bySegment[row["segment"], default: []].append(row["clvValue"])
-            }
-            let segments = bySegment.map { name, values in
-                let n = values.count
-                let median = n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2
-                return Segment(segment: name, customers: n, meanClv: values.reduce(0, +) / Double(n), medianClv: median)
-            }.sorted { ($0.meanClv, $0.segment) > ($1.meanClv, $1.segment) }
-            return Report(database: path, customersScored: count, modelFitSeq: fit?["fitSeq"], modelFittedAt: fit?["observedAt"],
-                          top: top, segments: segments)
-        }
-        guard let report else {
-            let customers = (try? queue.read { db in try Int.fetchOne(db, sql: "SELECT customers FROM scoring_state WHERE id = 1") }) ?? nil
-            print("No customer scores yet in \(path): the model has not been fitted"
-                  + (customers.map { " (\($0) customers with purchases so far; the first fit needs at least 50)" } ?? "") + ".")
+        let report: Report
+        do {
+            report = try CustomerScores.read(path: configuration.pluginDatabasePath(name: Self.plugin), top: top)
+        } catch let unavailable as CustomerScoresUnavailable {
+            print(unavailable.description)
             return
         }
         if json {

@@ -1,8 +1,7 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import LoyaltyConfig
-import LoyaltySupervisor
+import LoyaltyMonitor
 
 struct StatusCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -18,57 +17,25 @@ struct StatusCommand: ParsableCommand {
     @Flag(help: "One JSON object instead of a table.")
     var json = false
 
-    struct Row: Encodable {
-        var name: String
-        var running: Bool?
-        var pid: Int32?
-        var restarts: Int?
-        var appliedSeq: Int64?
-        var lag: Int64?
-        var eventsPerSecond: Double?
-    }
-
     func run() throws {
         let configuration = try options.loadConfiguration()
-        let supervisor = try? SupervisorState.read(path: configuration.supervisorStatePath)
-        let supervisorAlive = supervisor?.supervisorIsAlive ?? false
-        func child(_ name: String) -> SupervisorState.Child? {
-            supervisorAlive ? supervisor?.children.first { $0.name == name } : nil
-        }
-        let plugins = (try? PluginManifest.loadEnabled(configuration))?.map(\.name) ?? configuration.enabledPlugins
-
-        func sample() -> (head: Int64?, applied: [String: Int64]) {
-            let head = Self.readInt(path: configuration.journalPath, sql: "SELECT COALESCE(MAX(seq), 0) FROM journal")
-            var applied: [String: Int64] = [:]
-            for name in plugins {
-                applied[name] = Self.readInt(path: configuration.pluginDatabasePath(name: name),
-                                             sql: "SELECT appliedSeq FROM runtime_cursor WHERE id = 1")
-            }
-            return (head, applied)
-        }
-        let first = sample()
+        let plugins = EngineStatus.plugins(configuration)
+        let first = EngineStatus.sample(configuration, plugins: plugins)
         Thread.sleep(forTimeInterval: max(0.1, interval))
-        let second = sample()
-        let head = second.head
-
-        var rows = [Row(name: "bus", running: child("bus")?.running, pid: child("bus")?.pid, restarts: child("bus")?.restarts,
-                        appliedSeq: head, lag: nil,
-                        eventsPerSecond: zip2(first.head, second.head).map { Double($1 - $0) / max(0.1, interval) })]
-        for name in plugins {
-            let applied = second.applied[name]
-            rows.append(Row(name: name, running: child(name)?.running, pid: child(name)?.pid, restarts: child(name)?.restarts,
-                            appliedSeq: applied, lag: zip2(head, applied).map { max(0, $0 - $1) },
-                            eventsPerSecond: zip2(first.applied[name], applied).map { Double($1 - $0) / max(0.1, interval) }))
-        }
+        let second = EngineStatus.sample(configuration, plugins: plugins)
+        let status = EngineStatus.report(configuration, plugins: plugins, first: first, second: second)
+        let rows = status.components
+        let head = status.journalHead
+        let supervisorAlive = status.supervisorRunning
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
-            struct Report: Encodable { var supervisorRunning: Bool; var journalHead: Int64?; var components: [Row] }
+            struct Report: Encodable { var supervisorRunning: Bool; var journalHead: Int64?; var components: [ComponentStatus] }
             print(String(decoding: try encoder.encode(Report(supervisorRunning: supervisorAlive, journalHead: head, components: rows)),
                          as: UTF8.self))
             return
         }
-        print(supervisorAlive ? "supervisor: running (pid \(supervisor!.supervisorPid))" : "supervisor: not running (start with `loyalty up`)")
+        print(supervisorAlive ? "supervisor: running (pid \(status.supervisorPid ?? 0))" : "supervisor: not running (start with `loyalty up`)")
         print("journal: \(configuration.journalPath)")
         let header = ["NAME", "STATE", "PID", "RESTARTS", "APPLIED SEQ", "LAG", "EVENTS/S"]
         let table: [[String]] = rows.map(Self.cells)
@@ -79,8 +46,8 @@ struct StatusCommand: ParsableCommand {
         }
     }
 
-    static func cells(_ row: Row) -> [String] {
-        let state: String = row.running.map { $0 ? "running" : "restarting" } ?? "stopped"
+    static func cells(_ row: ComponentStatus) -> [String] {
+        let state = row.state
         let pid: String = row.pid.map { String($0) } ?? "-"
         let restarts: String = row.restarts.map { String($0) } ?? "-"
         let applied: String = row.appliedSeq.map { String($0) } ?? "no data yet"
@@ -88,19 +55,4 @@ struct StatusCommand: ParsableCommand {
         let rate: String = row.eventsPerSecond.map { String(format: "%.1f", $0) } ?? "-"
         return [row.name, state, pid, restarts, applied, lag, rate]
     }
-
-    /// One integer from a SQLite file opened read-only; nil if the file or table is not there yet.
-    static func readInt(path: String, sql: String) -> Int64? {
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(2)
-        guard let queue = try? DatabaseQueue(path: path, configuration: configuration) else { return nil }
-        return try? queue.read { db in try Int64.fetchOne(db, sql: sql) }
-    }
-}
-
-private func zip2<A, B>(_ a: A?, _ b: B?) -> (A, B)? {
-    guard let a, let b else { return nil }
-    return (a, b)
 }

@@ -13,10 +13,15 @@ struct UpCommand: AsyncParsableCommand {
         discussion: """
             Reads config/loyalty.yaml (or the embedded defaults) and plugins/<name>/plugin.yaml for each
             enabled plugin. State: var/run/supervisor.json; see it with `loyalty status`.
+            With --dashboard, also serves the web dashboard (alerts, NPS per store, top customers,
+            campaign budgets, plugin lag) at http://127.0.0.1:8080/. It has no authentication, so it
+            listens on loopback only unless you pass --dashboard-allow-remote.
             """
     )
 
     @OptionGroup var options: GlobalOptions
+
+    @OptionGroup var dashboard: DashboardOptions
 
     func run() async throws {
         let configuration = try options.loadConfiguration()
@@ -29,7 +34,10 @@ struct UpCommand: AsyncParsableCommand {
             throw ValidationError(error.description)
         }
         let supervisor = Supervisor(children: engine.children, stateFile: configuration.supervisorStatePath, logger: logger)
-        let services: [any Service] = [supervisor]
+        var services: [any Service] = [supervisor]
+        if let server = try dashboard.service(configuration: configuration, onRunning: { url in logger.info("dashboard: \(url)") }) {
+            services.append(server)
+        }
         let group = ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint],
                                                       logger: logger))
         try await group.run()

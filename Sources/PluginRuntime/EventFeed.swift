@@ -15,6 +15,7 @@ struct EventFeed {
     let context: ZMQContext
     let stop: StopSignal
     let outboxDirty: OutboxSignal
+    let metrics: PluginMetrics
     let logger: Logger
     var replayBatch = 5000
     /// Events applied in one transaction while catching up.
@@ -37,6 +38,7 @@ struct EventFeed {
             return
         }
         startup.succeed()
+        metrics.applied(through: applied)
         logger.info("event feed starting", metadata: ["applied.seq": "\(applied)"])
         let topics = plugin.topics.sorted()
         var needsReplay = true
@@ -60,17 +62,18 @@ struct EventFeed {
                 live.removeAll(keepingCapacity: true)
                 while live.count < 5000, let frames = try subscriber.receive(dontWait: true) {
                     if frames.first?.frameText == WireCommand.headTopic {
-                        if frames.count == 2, let head = Int64(frames[1].frameText), head > applied + Int64(live.count) {
+                        if frames.count == 2, let head = Int64(frames[1].frameText) {
+                            metrics.sawHead(head)
                             // Every event up to `head` was published before this beacon; if one
                             // of them is not here, it was dropped.
-                            let lastLive = live.last?.seq ?? applied
-                            if head > lastLive { needsReplay = true }
+                            if head > applied + Int64(live.count), head > live.last?.seq ?? applied { needsReplay = true }
                         }
                         continue
                     }
                     guard let event = PublishedEvent(frames: frames) else { continue }
                     live.append(event)
                 }
+                if let last = live.last { metrics.sawHead(last.seq) }
                 var run: [PublishedEvent] = []
                 var expected = applied + 1
                 for event in live {
@@ -130,6 +133,7 @@ struct EventFeed {
                     sleepMilliseconds(5000)
                     return nil
                 }
+                metrics.sawHead(batch.head)
                 guard after == received, batch.scannedThrough >= received else { continue }   // not the answer we wait for
                 let more = batch.scannedThrough < batch.head
                 if more && requested.isEmpty { try request(after: batch.scannedThrough) }
@@ -186,15 +190,21 @@ struct EventFeed {
             // Nothing for this plugin: move the cursor in memory only; it is written with the next
             // real change (skipping again after a crash is harmless).
             applied = through
+            metrics.applied(through: through)
             return
         }
+        let started = Monotonic.nanoseconds
+        var failed = 0
         let queued = try store.apply(events, through: through, plugin: plugin) { event, error in
+            failed += 1
             logger.error("apply failed: \(error)", metadata: [
                 "event.id": "\(event.envelope.eventId)", "event.seq": "\(event.seq)",
                 "customer.id": "\(event.envelope.customerId ?? "-")",
             ])
         }
         applied = through
+        metrics.appliedRun(events: events.count, failed: failed, nanoseconds: Monotonic.nanoseconds - started)
+        metrics.applied(through: through)
         if queued > 0 { outboxDirty.raise() }
     }
 }

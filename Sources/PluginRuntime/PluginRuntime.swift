@@ -59,6 +59,8 @@ public final class PluginRuntime: Service, Sendable {
     private let context: ZMQContext
     private let stopSignal = StopSignal()
     private let logger: Logger
+    /// The plugin's Prometheus registry, served as `<plugin>.metrics`.
+    public let metrics: PluginMetrics
 
     public init(plugin: any LoyaltyPlugin, endpoints: PluginEndpoints, logger: Logger) throws {
         self.plugin = plugin
@@ -68,6 +70,7 @@ public final class PluginRuntime: Service, Sendable {
         self.logger = logger
         store = try PluginStore(path: endpoints.databasePath, plugin: plugin)
         context = try ZMQContext()
+        metrics = PluginMetrics(pluginName: plugin.name)
     }
 
     /// The last journal seq whose effects are committed in the plugin's database.
@@ -76,8 +79,9 @@ public final class PluginRuntime: Service, Sendable {
     public func run() async throws {
         let outbox = OutboxSignal()
         let feed = EventFeed(endpoints: endpoints, plugin: plugin, store: store, context: context,
-                             stop: stopSignal, outboxDirty: outbox, logger: logger)
+                             stop: stopSignal, outboxDirty: outbox, metrics: metrics, logger: logger)
         var services = plugin.services
+        services["\(plugin.name).metrics"] = metrics.service
         var keeper: RulesKeeper?
         if let live = plugin.liveRules {
             guard let directory = endpoints.rulesDirectory else {

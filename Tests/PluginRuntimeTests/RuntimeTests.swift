@@ -168,4 +168,31 @@ final class RunningPlugin: Sendable {
         #expect(reply?.bodyText == "19")   // receipt 13 rolled back
         await plugin.stop()
     }
+
+    @Test(.timeLimit(.minutes(1))) func answersItsMetricsThroughTheBus() async throws {
+        let fixture = try BusFixture()
+        let database = fixture.directory.path + "/counting.sqlite"
+        let plugin = try RunningPlugin(fixture, database: database)
+        _ = try await publish(fixture, receipts: 1...40)
+        let context = fixture.context, endpoint = fixture.configuration.ingestEndpoint, journal = fixture.bus.journal
+        // 40 purchases and 39 derived events (receipt 13 fails): the cursor reaches seq 79, lag 0.
+        let text = try await runOffPool { () -> String? in
+            let client = try BusClient(context: context, endpoint: endpoint)
+            for _ in 0..<200 {
+                let reply = try client.request(service: "counting.metrics", body: [], timeoutMilliseconds: 1000)
+                if reply.status == .ok, try journal.head() == 79,
+                   reply.bodyText.contains("loyalty_plugin_applied_seq{plugin=\"counting\"} 79.0"),
+                   reply.bodyText.contains("loyalty_plugin_lag_events{plugin=\"counting\"} 0.0") { return reply.bodyText }
+                usleep(50_000)
+            }
+            return nil
+        }
+        await plugin.stop()
+        let metrics = try #require(text)
+        #expect(metrics.contains("loyalty_plugin_events_applied_total{plugin=\"counting\"} 39\n"))
+        #expect(metrics.contains("loyalty_plugin_failures_total{plugin=\"counting\"} 1\n"))
+        #expect(metrics.contains("loyalty_plugin_head_seq{plugin=\"counting\"} 79.0\n"))
+        #expect(metrics.contains("loyalty_plugin_outbox_pending{plugin=\"counting\"} "))
+        #expect(metrics.contains("# TYPE loyalty_plugin_apply_seconds histogram\n"))
+    }
 }

@@ -75,6 +75,7 @@ public struct SatisfactionPlugin: LoyaltyPlugin {
         return [
             "satisfaction.report": { request, pool in try Report.handle(request.body, pool: pool, book: rules.current) },
             "satisfaction.alerts": { _, pool in try Report.standing(pool: pool) },
+            "satisfaction.trend": { request, pool in try Trend.handle(request.body, pool: pool, timeZone: rules.current.timeZone) },
         ]
     }
 }
