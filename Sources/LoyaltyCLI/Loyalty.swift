@@ -14,6 +14,7 @@ struct Loyalty: AsyncParsableCommand {
             """,
         subcommands: [
             UpCommand.self,
+            DemoCommand.self,
             BusCommand.self,
             StatusCommand.self,
             PosCommand.self,
