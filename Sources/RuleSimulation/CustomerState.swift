@@ -75,13 +75,33 @@ final class HistoryView: CustomerHistory {
     /// dereferenced before it is first set. Opted out of the runtime exclusivity check (a call
     /// per read and write, per event): the view is used by the one thread running the
     /// simulation, and no access to it overlaps another.
-    @exclusivity(unchecked) var state: UnsafePointer<CustomerState>
+    @exclusivity(unchecked) private(set) var state: UnsafePointer<CustomerState>
+    /// The last two `visits(days:today:)` asked since `look(at:)`, and their answers: several
+    /// rules ask the same (`customer.visits(days: 30)`, between them `days: 7`) of one event, and
+    /// each walked the history again.
+    @exclusivity(unchecked) private var lastVisits = (days: -1, today: 0, visits: 0)
+    @exclusivity(unchecked) private var otherVisits = (days: -1, today: 0, visits: 0)
 
     init(_ state: UnsafePointer<CustomerState>) {
         self.state = state
     }
 
-    func visits(days count: Int, today: Int) -> Int { state.pointee.history.visits(days: count, today: today) }
+    /// Points the view at the customer about to be evaluated. Their history must not change
+    /// until the next call (the simulation records the visit before).
+    @inline(__always) func look(at state: UnsafePointer<CustomerState>) {
+        self.state = state
+        lastVisits.days = -1
+        otherVisits.days = -1
+    }
+
+    func visits(days count: Int, today: Int) -> Int {
+        if lastVisits.days == count && lastVisits.today == today { return lastVisits.visits }
+        if otherVisits.days == count && otherVisits.today == today { return otherVisits.visits }
+        let visits = state.pointee.history.visits(days: count, today: today)
+        otherVisits = lastVisits
+        lastVisits = (count, today, visits)
+        return visits
+    }
     func spend(days count: Int, today: Int) -> Double { state.pointee.history.spend(days: count, today: today) }
 }
 

@@ -63,6 +63,9 @@ public struct PreparedEvents: Sendable {
                 return
             }
             event.purchase = PurchaseFacts(purchase)
+            // Each line is looked at by many rules, in every run: line conditions then compare
+            // numbers, not texts.
+            event.purchase.numberTexts()
             event.linesHint = event.purchase.lines.withUnsafeBufferPointer { UInt(bitPattern: $0.baseAddress) }
             event.customer = customer(purchase.customerId)
             event.purchaseNumber = Int32(purchaseCount)

@@ -168,7 +168,8 @@ public struct RuleSimulation {
         lastGrant.initialize(repeating: .min, count: customerCount * rewardCount)
         defer { lastGrant.deallocate() }
         var budgetSpent = [Double](repeating: 0, count: campaignRows.count)
-        var scratch = EarningPolicy.Scratch()
+        // Contributions by rule position and points only: no rule id texts per contribution.
+        var scratch = EarningPolicy.Scratch(ruleIds: false)
         var discountScratch: [Double] = []
         var granted: [Int] = []
         var quotes: [(rule: Int, discount: Double)] = []
@@ -311,10 +312,11 @@ public struct RuleSimulation {
                         let outcome = earning.value.evaluate(facts, earnedToday: state.pointee.earnedToday, scratch: &scratch)
                         if counting {
                             let rules = scratch.rulesOfContributions
-                            for (k, contribution) in outcome.contributions.enumerated() {
+                            let points = scratch.pointsOfContributions
+                            for k in rules.indices {
                                 let r = earningRows[rules[k]]
                                 tally.effects[r] += 1
-                                tally.points[r] += contribution.points
+                                tally.points[r] += points[k]
                                 tally.mark(r, c)
                             }
                         }
@@ -452,7 +454,7 @@ public struct RuleSimulation {
         facts.customer.memberFor = state.pointee.visits > 0 ? Double(now - state.pointee.firstVisit) / 1000 : 0
         facts.customer.lastNps = state.pointee.lastNps
         if let history {
-            history.state = UnsafePointer(state)
+            history.look(at: UnsafePointer(state))
             // An anonymous customer's facts had the empty history.
             if wasAnonymous { facts.customer.history = history }
         }

@@ -76,8 +76,12 @@ public struct PurchaseFacts: Sendable {
 }
 
 public struct LineFacts: Sendable {
-    public var sku: String
-    public var category: String
+    public var sku: String {
+        didSet { skuId = -1 }
+    }
+    public var category: String {
+        didSet { categoryId = -1 }
+    }
     public var quantity: Double
     /// Unit price, minor units.
     public var price: Double
@@ -85,6 +89,10 @@ public struct LineFacts: Sendable {
     public var amount: Double
     /// quantity × unit margin, minor units (0 when the POS sent no margin).
     public var margin: Double
+    /// `category`'s and `sku`'s numbers in `TextIds` (`PurchaseFacts.numberTexts()`); -1 until
+    /// given, and then line conditions compare the texts.
+    var categoryId: Int32 = -1
+    var skuId: Int32 = -1
 
     public init(sku: String, category: String, quantity: Double, price: Double, amount: Double, margin: Double) {
         self.sku = sku

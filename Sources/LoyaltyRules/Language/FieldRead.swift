@@ -57,8 +57,17 @@ private enum CustomerTier: TextRead { @inline(__always) static func read(_ f: Fa
 private enum PurchaseStore: TextRead { @inline(__always) static func read(_ f: Facts) -> String { f.purchase.store } }
 private enum PurchaseTerminal: TextRead { @inline(__always) static func read(_ f: Facts) -> String { f.purchase.terminal } }
 private enum SurveyStore: TextRead { @inline(__always) static func read(_ f: Facts) -> String { f.survey.store } }
-private enum LineSku: TextRead { @inline(__always) static func read(_ f: Facts) -> String { f.purchase.lines[f.lineIndex].sku } }
-private enum LineCategory: TextRead { @inline(__always) static func read(_ f: Facts) -> String { f.purchase.lines[f.lineIndex].category } }
+private enum LineSku: NumberedTextRead {
+    @inline(__always) static func read(_ f: Facts) -> String { f.purchase.lines[f.lineIndex].sku }
+    @inline(__always) static func readId(_ f: Facts) -> Int32 { f.purchase.lines[f.lineIndex].skuId }
+}
+private enum LineCategory: NumberedTextRead {
+    @inline(__always) static func read(_ f: Facts) -> String { f.purchase.lines[f.lineIndex].category }
+    @inline(__always) static func readId(_ f: Facts) -> Int32 { f.purchase.lines[f.lineIndex].categoryId }
+}
+
+/// A text field that may carry its `TextIds` number (-1 when it does not).
+protocol NumberedTextRead: TextRead, SendableMetatype { static func readId(_ f: Facts) -> Int32 }
 
 extension FieldRead {
     /// `field op c` as one closure, for a numeric field; nil for a text field.
@@ -107,8 +116,8 @@ extension FieldRead {
         case .purchaseStore: Self.compare(PurchaseStore.self, equal, c)
         case .purchaseTerminal: Self.compare(PurchaseTerminal.self, equal, c)
         case .surveyStore: Self.compare(SurveyStore.self, equal, c)
-        case .lineSku: Self.compare(LineSku.self, equal, c)
-        case .lineCategory: Self.compare(LineCategory.self, equal, c)
+        case .lineSku: Self.compareNumbered(LineSku.self, equal, c)
+        case .lineCategory: Self.compareNumbered(LineCategory.self, equal, c)
         case .clockWeekday:
             Self.weekdayMask([c]).map { mask in Self.weekday(in: mask, isIn: equal) }
         default: nil
@@ -123,8 +132,8 @@ extension FieldRead {
         case .purchaseStore: Self.member(PurchaseStore.self, isIn, texts)
         case .purchaseTerminal: Self.member(PurchaseTerminal.self, isIn, texts)
         case .surveyStore: Self.member(SurveyStore.self, isIn, texts)
-        case .lineSku: Self.member(LineSku.self, isIn, texts)
-        case .lineCategory: Self.member(LineCategory.self, isIn, texts)
+        case .lineSku: Self.memberNumbered(LineSku.self, isIn, texts)
+        case .lineCategory: Self.memberNumbered(LineCategory.self, isIn, texts)
         case .clockWeekday:
             Self.weekdayMask(texts).map { mask in Self.weekday(in: mask, isIn: isIn) }
         default: nil
@@ -157,6 +166,53 @@ extension FieldRead {
         case (3, false): let a = texts[0], b = texts[1], c = texts[2]; return { let v = R.read($0); return !(v == a || v == b || v == c) }
         case (_, true): return { texts.contains(R.read($0)) }
         case (_, false): return { !texts.contains(R.read($0)) }
+        }
+    }
+
+    /// As `compare` for text, by number when the field has one (`TextIds`: equal numbers exactly
+    /// when equal texts), by text otherwise.
+    private static func compareNumbered<R: NumberedTextRead>(_: R.Type, _ equal: Bool, _ c: String) -> BoolCode {
+        let id = TextIds.id(c)
+        if equal {
+            return { f in
+                let v = R.readId(f)
+                return v >= 0 ? v == id : R.read(f) == c
+            }
+        }
+        return { f in
+            let v = R.readId(f)
+            return v >= 0 ? v != id : R.read(f) != c
+        }
+    }
+
+    /// As `member`, by number when the field has one.
+    private static func memberNumbered<R: NumberedTextRead>(_: R.Type, _ isIn: Bool, _ texts: [String]) -> BoolCode {
+        let ids = texts.map(TextIds.id)
+        let byText = member(R.self, isIn, texts)
+        switch ids.count {
+        case 1:
+            let a = ids[0]
+            return { f in
+                let v = R.readId(f)
+                return v >= 0 ? (v == a) == isIn : byText(f)
+            }
+        case 2:
+            let a = ids[0], b = ids[1]
+            return { f in
+                let v = R.readId(f)
+                return v >= 0 ? (v == a || v == b) == isIn : byText(f)
+            }
+        case 3:
+            let a = ids[0], b = ids[1], c = ids[2]
+            return { f in
+                let v = R.readId(f)
+                return v >= 0 ? (v == a || v == b || v == c) == isIn : byText(f)
+            }
+        default:
+            return { f in
+                let v = R.readId(f)
+                return v >= 0 ? ids.contains(v) == isIn : byText(f)
+            }
         }
     }
 

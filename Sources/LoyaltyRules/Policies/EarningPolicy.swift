@@ -93,10 +93,24 @@ public struct EarningPolicy: Sendable {
         var lineBase: [Double] = []
         var contributions: [Contribution] = []
         var contributionRules: [Int] = []
-        public init() {}
+        var contributionPoints: [Double] = []
+        let ruleIds: Bool
 
-        /// For the last outcome's `contributions`, in order: each one's position in `rules`.
+        public init() {
+            ruleIds = true
+        }
+
+        /// `ruleIds: false` leaves outcomes' `contributions` empty: callers that want only
+        /// `rulesOfContributions` and `pointsOfContributions` (a simulation) then do not pay for
+        /// a text per contribution, retained, then released with the array's generic destroy.
+        public init(ruleIds: Bool) {
+            self.ruleIds = ruleIds
+        }
+
+        /// For the last outcome's contributions, in order: each one's position in `rules`.
         public var rulesOfContributions: [Int] { contributionRules }
+        /// For the last outcome's contributions, in order: each one's points.
+        public var pointsOfContributions: [Double] { contributionPoints }
     }
 
     /// The points `facts.purchase` earns. `earnedToday` is what the customer has already earned
@@ -104,7 +118,8 @@ public struct EarningPolicy: Sendable {
     /// contribute nothing.
     ///
     /// The outcome's `contributions` share their storage with `scratch` until the next call;
-    /// `scratch.rulesOfContributions` gives each contribution's rule by position.
+    /// `scratch.rulesOfContributions` gives each contribution's rule by position (and
+    /// `pointsOfContributions` its points, also when `scratch` was made with `ruleIds: false`).
     public func evaluate(_ facts: Facts, earnedToday: Double = 0, scratch: inout Scratch) -> Outcome {
         let plan = self.plan
         let lineCount = facts.purchase.lines.count
@@ -113,13 +128,43 @@ public struct EarningPolicy: Sendable {
         var lineBase: [Double] = []
         var contributions: [Contribution] = []
         var contributionRules: [Int] = []
+        var contributionPoints: [Double] = []
         swap(&lineBase, &scratch.lineBase)
         swap(&contributions, &scratch.contributions)
         swap(&contributionRules, &scratch.contributionRules)
-        lineBase.removeAll(keepingCapacity: true)
-        lineBase.append(contentsOf: repeatElement(0, count: lineCount))
+        swap(&contributionPoints, &scratch.contributionPoints)
+        // Only grown: the first `lineCount` entries are this purchase's, zeroed below. Emptying and
+        // refilling it cost two calls into the array's code per purchase.
+        if lineBase.count < lineCount { lineBase.append(contentsOf: repeatElement(0, count: lineCount - lineBase.count)) }
         contributions.removeAll(keepingCapacity: true)
         contributionRules.removeAll(keepingCapacity: true)
+        contributionPoints.removeAll(keepingCapacity: true)
+        let ruleIds = scratch.ruleIds
+        let outcome = lineBase.withUnsafeMutableBufferPointer { storage in
+            // Through a pointer: `lineBase[i] += x` on the array checked its uniqueness each time.
+            let lineBase = UnsafeMutableBufferPointer(rebasing: storage[0..<lineCount])
+            lineBase.update(repeating: 0)
+            return evaluate(facts, earnedToday: earnedToday, plan: plan, lineCount: lineCount, lineBase: lineBase,
+                            ruleIds: ruleIds, contributions: &contributions, contributionRules: &contributionRules,
+                            contributionPoints: &contributionPoints)
+        }
+        swap(&lineBase, &scratch.lineBase)
+        swap(&contributions, &scratch.contributions)
+        swap(&contributionRules, &scratch.contributionRules)
+        swap(&contributionPoints, &scratch.contributionPoints)
+        return outcome
+    }
+
+    /// `evaluate(_:earnedToday:scratch:)` with its buffers: `lineBase` holds `lineCount` zeros.
+    @inline(__always)
+    private func evaluate(_ facts: Facts, earnedToday: Double, plan: EarningPlan, lineCount: Int,
+                          lineBase: UnsafeMutableBufferPointer<Double>, ruleIds: Bool, contributions: inout [Contribution],
+                          contributionRules: inout [Int], contributionPoints: inout [Double]) -> Outcome {
+        func contribute(_ rule: Int, _ points: Double) {
+            if ruleIds { contributions.append(Contribution(ruleId: rules[rule].header.id, points: points)) }
+            contributionRules.append(rule)
+            contributionPoints.append(points)
+        }
         var gate = GroupGate()
         let subtotal = facts.purchase.subtotal
         var unattributed = 0.0 // base points of a purchase without lines (or with a zero subtotal)
@@ -161,8 +206,7 @@ public struct EarningPolicy: Sendable {
                 }
             }
             if earned > 0 {
-                contributions.append(Contribution(ruleId: rules[step.rule].header.id, points: earned))
-                contributionRules.append(step.rule)
+                contribute(step.rule, earned)
             }
         }
 
@@ -190,8 +234,7 @@ public struct EarningPolicy: Sendable {
                 extra += added
             }
             if extra != 0 {
-                contributions.append(Contribution(ruleId: rules[step.rule].header.id, points: extra))
-                contributionRules.append(step.rule)
+                contribute(step.rule, extra)
             }
         }
 
@@ -214,8 +257,7 @@ public struct EarningPolicy: Sendable {
             guard value.isFinite, value > 0 else { return }
             guard gate.admit(step.group) else { return }
             total += value
-            contributions.append(Contribution(ruleId: rules[step.rule].header.id, points: value))
-            contributionRules.append(step.rule)
+            contribute(step.rule, value)
         }
 
         // 4. Caps, then rounding.
@@ -227,11 +269,7 @@ public struct EarningPolicy: Sendable {
         case .nearest: capped.rounded(.toNearestOrAwayFromZero)
         case .up: capped.rounded(.up)
         }
-        let outcome = Outcome(points: Int64(max(0, rounded)), contributions: contributions, cappedBy: total - capped)
-        swap(&lineBase, &scratch.lineBase)
-        swap(&contributions, &scratch.contributions)
-        swap(&contributionRules, &scratch.contributionRules)
-        return outcome
+        return Outcome(points: Int64(max(0, rounded)), contributions: contributions, cappedBy: total - capped)
     }
 
     /// When points earned at `facts.clock` expire, as a store-local day number (the points

@@ -230,21 +230,25 @@ public struct CampaignPolicy: Sendable {
         }
     }
 
-    var steps: (settings: [Step], codes: RuleCodes)
+    /// `firstOfId`: for each campaign, the position of the first campaign with its id (itself in
+    /// a loaded book, whose ids are unique), which is where `SimulatedUsage` looks up its budget.
+    var steps: (settings: [Step], codes: RuleCodes, firstOfId: [Int])
 
     public init(rules: [CampaignRule]) {
         self.rules = rules
         steps = Self.steps(rules)
     }
 
-    private static func steps(_ rules: [CampaignRule]) -> (settings: [Step], codes: RuleCodes) {
+    private static func steps(_ rules: [CampaignRule]) -> (settings: [Step], codes: RuleCodes, firstOfId: [Int]) {
         let groups = groupNumbers(rules.map(\.header))
         let settings = rules.map { rule in
             Step(startDay: rule.startDay, endDay: rule.endDay, stores: rule.stores, discount: rule.discount,
                  maxDiscount: rule.maxDiscount, budget: rule.budget)
         }
         let codes = rules.indices.map { RuleCode(rule: $0, group: groups[$0], when: rules[$0].when, lines: rules[$0].lines) }
-        return (settings, RuleCodes(codes))
+        var first: [String: Int] = [:]
+        for (index, rule) in rules.enumerated() where first[rule.header.id] == nil { first[rule.header.id] = index }
+        return (settings, RuleCodes(codes), rules.map { first[$0.header.id]! })
     }
 
     public struct Quote: Sendable, Equatable {
@@ -267,14 +271,9 @@ public struct CampaignPolicy: Sendable {
     /// campaign's unspent budget (nil for none).
     public func quote(_ facts: Facts, remainingBudgetOf: (Int) -> Double?, scratch: inout [Double],
                       into quotes: inout [(rule: Int, discount: Double)]) {
+        // Through `evaluate`, outcome by outcome: `RuleSimulationTests` compare the simulation,
+        // which takes the shortcut below, with this.
         var outcomes: [CampaignOutcome] = []
-        quote(facts, remainingBudgetOf: remainingBudgetOf, scratch: &scratch, outcomes: &outcomes, into: &quotes)
-    }
-
-    /// The same, with `outcomes` as reusable storage (its contents are replaced): a simulation
-    /// quoting every purchase then allocates nothing per purchase.
-    public func quote(_ facts: Facts, remainingBudgetOf: (Int) -> Double?, scratch: inout [Double],
-                      outcomes: inout [CampaignOutcome], into quotes: inout [(rule: Int, discount: Double)]) {
         quotes.removeAll(keepingCapacity: true)
         // The simulator knows money budgets only: redemption limits and issued codes do not hold it back.
         withoutActuallyEscaping(remainingBudgetOf) { remaining in
@@ -284,6 +283,14 @@ public struct CampaignPolicy: Sendable {
                 quotes.append((outcome.campaign, outcome.discount))
             }
         }
+    }
+
+    /// The same, for a simulation quoting every purchase: the discounts only, without building
+    /// the outcome of each campaign (refused ones included) that the overload above throws away.
+    /// `outcomes` is not used; it stays for callers written against the earlier version.
+    public func quote(_ facts: Facts, remainingBudgetOf: (Int) -> Double?, scratch: inout [Double],
+                      outcomes: inout [CampaignOutcome], into quotes: inout [(rule: Int, discount: Double)]) {
+        discounts(facts, remainingBudgetOf: remainingBudgetOf, scratch: &scratch, into: &quotes)
     }
 }
 
