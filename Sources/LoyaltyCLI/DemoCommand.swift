@@ -19,21 +19,15 @@ struct DemoCommand: AsyncParsableCommand {
         commandName: "demo",
         abstract: "Run the whole engine on a synthetic store chain, on an accelerated clock, and summarise what it did.",
         discussion: """
-            Starts the bus and every enabled plugin (as `loyalty up` does) with their own data in
-            var/demo/ (emptied at each start; your var/journal.sqlite is not touched) and bus
-            endpoints on free loopback ports (a running `loyalty up` is not disturbed). Then it
-            feeds a chain of stores, terminals and card-holding customers — loyal regulars,
-            occasional shoppers, customers drifting away, returns, satisfaction surveys — whose
-            last --days days pass in --seconds, with the rules in config/rules. While it runs it
-            shows alerts, tier changes and rewards as the plugins raise them; at the end (or on
-            Ctrl-C) it waits for every plugin to apply everything and prints a summary: top
-            customers by CLV, rewards granted, campaign redemptions, NPS per store.
+            Starts the bus and every enabled plugin (as `loyalty up` does) with their own data in var/demo/ (emptied at each start; your var/journal.sqlite is not touched) and bus endpoints on free loopback ports (a running `loyalty up` is not disturbed). Then it feeds a chain of stores, terminals and card-holding customers — loyal regulars, occasional shoppers, customers drifting away, returns, satisfaction surveys — whose last --days days pass in --seconds, with the rules in config/rules.
+
+            While it runs it shows alerts, tier changes and rewards as the plugins raise them; at the end (or on Ctrl-C) it waits for every plugin to apply everything and prints a summary: top customers by CLV, rewards granted, campaign redemptions, NPS per store.
 
             Examples:
-              loyalty demo                                   # 120 days of a 5-store chain in 60 s
+              loyalty demo                           # 120 days of a 5-store chain in 60 s
               loyalty demo --seconds 20 --days 60 --customers 500
               loyalty demo --summary-json summary.json --quiet
-              loyalty demo --dashboard --seconds 300           # and watch it at http://127.0.0.1:8080/
+              loyalty demo --dashboard --seconds 300 # watch http://127.0.0.1:8080/
             """
     )
 
@@ -65,7 +59,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     @OptionGroup var dashboard: DashboardOptions
 
-    @Option(help: "How much the engine's processes log (to standard error).")
+    @Option(help: "How much the engine's processes and the demo log, to standard error (the demo's --log-level).")
     var engineLogLevel: Logger.Level = .warning
 
     /// The file in a demo folder that says it may be emptied.
