@@ -394,12 +394,26 @@ public struct ExpressionCompiler {
         usage.historyDays = Swift.max(usage.historyDays, days)
         usage.customerFields.insert(method)
         let subject = "customer.\(method)(days: \(days))"
+        // The history is reached `inout` (see `visits(in:days:today:)`), not read as a value.
         if method == "visits" {
-            return Typed(type: .number, code: .numeric { Double($0.customer.history.visits(days: days, today: $0.clock.day)) },
+            return Typed(type: .number, code: .numeric { Double(Self.visits(in: &$0.customer.history, days: days, today: $0.clock.day)) },
                          span: whole, subject: subject)
         }
         return Typed(type: .money(try moneyCurrency(span: whole)),
-                     code: .numeric { $0.customer.history.spend(days: days, today: $0.clock.day) }, span: whole, subject: subject)
+                     code: .numeric { Self.spend(in: &$0.customer.history, days: days, today: $0.clock.day) }, span: whole, subject: subject)
+    }
+
+    /// Asks the history where it is stored. Read as a value (`facts.customer.history.visits(...)`),
+    /// the existential was copied out of the facts and destroyed per call: a retain, a release and
+    /// two calls through its value witnesses, more than the question itself. Nothing is written.
+    @inline(__always)
+    private static func visits(in history: inout any CustomerHistory, days: Int, today: Int) -> Int {
+        history.visits(days: days, today: today)
+    }
+
+    @inline(__always)
+    private static func spend(in history: inout any CustomerHistory, days: Int, today: Int) -> Double {
+        history.spend(days: days, today: today)
     }
 
     private mutating func compileLines(_ method: String, _ methodSpan: SourceSpan, _ arguments: [Syntax.Argument], whole: SourceSpan) throws(ExpressionError) -> Typed {

@@ -114,11 +114,11 @@ extension CampaignPolicy {
     /// `facts.purchase` must be filled. A purchase in another currency than `currency` (when set) gets nothing.
     public func evaluate(_ facts: Facts, codes: [String], currency: CurrencyCode? = nil, usage: some CampaignUsage,
                          scratch: inout [Double], into outcomes: inout [CampaignOutcome]) {
-        outcomes.removeAll(keepingCapacity: true)
+        outcomes.empty()
         let lineCount = facts.purchase.lines.count
         var remaining: [Double] = []
         swap(&remaining, &scratch)
-        remaining.removeAll(keepingCapacity: true)
+        remaining.empty()
         for i in 0..<lineCount { remaining.append(facts.purchase.lines[i].amount) }
         defer { swap(&remaining, &scratch) }
         var groupWinner: [Int: String] = [:]
@@ -228,7 +228,7 @@ extension CampaignPolicy {
     /// away, was a third of the simulation's instructions. `ReferenceSimulationTests` compare the two.
     func discounts(_ facts: Facts, remainingBudgetOf: (Int) -> Double?, scratch: inout [Double],
                    into quotes: inout [(rule: Int, discount: Double)]) {
-        quotes.removeAll(keepingCapacity: true)
+        quotes.empty()
         let lineCount = facts.purchase.lines.count
         var storage: [Double] = []
         swap(&storage, &scratch)

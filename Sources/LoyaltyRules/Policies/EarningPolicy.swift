@@ -92,8 +92,12 @@ public struct EarningPolicy: Sendable {
     public struct Scratch {
         var lineBase: [Double] = []
         var contributions: [Contribution] = []
+        /// Only grown, to one place per rule (a rule contributes at most once per purchase): the
+        /// first `contributionCount` are the last outcome's. Written through pointers, since an
+        /// append per contribution checked the array's uniqueness and capacity each time.
         var contributionRules: [Int] = []
         var contributionPoints: [Double] = []
+        var contributionCount = 0
         let ruleIds: Bool
 
         public init() {
@@ -108,9 +112,16 @@ public struct EarningPolicy: Sendable {
         }
 
         /// For the last outcome's contributions, in order: each one's position in `rules`.
-        public var rulesOfContributions: [Int] { contributionRules }
+        public var rulesOfContributions: [Int] { Array(contributionRules[0..<contributionCount]) }
         /// For the last outcome's contributions, in order: each one's points.
-        public var pointsOfContributions: [Double] { contributionPoints }
+        public var pointsOfContributions: [Double] { Array(contributionPoints[0..<contributionCount]) }
+
+        /// Calls `body` with each of the last outcome's contributions, in order: its rule's
+        /// position in `rules` and its points. Unlike `rulesOfContributions`, makes no array.
+        @inline(__always)
+        public func forEachContribution(_ body: (_ rule: Int, _ points: Double) throws -> Void) rethrows {
+            for k in 0..<contributionCount { try body(contributionRules[k], contributionPoints[k]) }
+        }
     }
 
     /// The points `facts.purchase` earns. `earnedToday` is what the customer has already earned
@@ -136,18 +147,29 @@ public struct EarningPolicy: Sendable {
         // Only grown: the first `lineCount` entries are this purchase's, zeroed below. Emptying and
         // refilling it cost two calls into the array's code per purchase.
         if lineBase.count < lineCount { lineBase.append(contentsOf: repeatElement(0, count: lineCount - lineBase.count)) }
-        contributions.removeAll(keepingCapacity: true)
-        contributionRules.removeAll(keepingCapacity: true)
-        contributionPoints.removeAll(keepingCapacity: true)
+        contributions.empty()
+        let places = Swift.max(1, rules.count)
+        if contributionRules.count < places {
+            contributionRules.append(contentsOf: repeatElement(0, count: places - contributionRules.count))
+        }
+        if contributionPoints.count < places {
+            contributionPoints.append(contentsOf: repeatElement(0, count: places - contributionPoints.count))
+        }
+        var contributionCount = 0
         let ruleIds = scratch.ruleIds
         let outcome = lineBase.withUnsafeMutableBufferPointer { storage in
             // Through a pointer: `lineBase[i] += x` on the array checked its uniqueness each time.
             let lineBase = UnsafeMutableBufferPointer(rebasing: storage[0..<lineCount])
             lineBase.update(repeating: 0)
-            return evaluate(facts, earnedToday: earnedToday, plan: plan, lineCount: lineCount, lineBase: lineBase,
-                            ruleIds: ruleIds, contributions: &contributions, contributionRules: &contributionRules,
-                            contributionPoints: &contributionPoints)
+            return contributionRules.withUnsafeMutableBufferPointer { rulesOut in
+                contributionPoints.withUnsafeMutableBufferPointer { pointsOut in
+                    evaluate(facts, earnedToday: earnedToday, plan: plan, lineCount: lineCount, lineBase: lineBase,
+                             ruleIds: ruleIds, contributions: &contributions, rulesOut: rulesOut, pointsOut: pointsOut,
+                             count: &contributionCount)
+                }
+            }
         }
+        scratch.contributionCount = contributionCount
         swap(&lineBase, &scratch.lineBase)
         swap(&contributions, &scratch.contributions)
         swap(&contributionRules, &scratch.contributionRules)
@@ -159,11 +181,16 @@ public struct EarningPolicy: Sendable {
     @inline(__always)
     private func evaluate(_ facts: Facts, earnedToday: Double, plan: EarningPlan, lineCount: Int,
                           lineBase: UnsafeMutableBufferPointer<Double>, ruleIds: Bool, contributions: inout [Contribution],
-                          contributionRules: inout [Int], contributionPoints: inout [Double]) -> Outcome {
+                          rulesOut: UnsafeMutableBufferPointer<Int>, pointsOut: UnsafeMutableBufferPointer<Double>,
+                          count: inout Int) -> Outcome {
         func contribute(_ rule: Int, _ points: Double) {
             if ruleIds { contributions.append(Contribution(ruleId: rules[rule].header.id, points: points)) }
-            contributionRules.append(rule)
-            contributionPoints.append(points)
+            // Each rule contributes at most once, and there is a place per rule; checked anyway,
+            // since the writes are unchecked.
+            precondition(count < rulesOut.count && count < pointsOut.count)
+            rulesOut.baseAddress.unsafelyUnwrapped[count] = rule
+            pointsOut.baseAddress.unsafelyUnwrapped[count] = points
+            count += 1
         }
         var gate = GroupGate()
         let subtotal = facts.purchase.subtotal
@@ -214,8 +241,14 @@ public struct EarningPolicy: Sendable {
         plan.multipliers.forEach { step in
             if gate.isTaken(step.group) { return }
             guard step.applies(facts) else { return }
-            let factor = step.value(facts)
-            guard factor.isFinite, factor >= 0, factor != 1 else { return }
+            let factor: Double
+            if step.isConstant {
+                guard step.constantIsFactor else { return }
+                factor = step.constant
+            } else {
+                factor = step.amount(facts)
+                guard factor.isFinite, factor >= 0, factor != 1 else { return }
+            }
             if step.hasLines && step.group >= 0 && !someLineMatches(step.lines) { return }
             guard gate.admit(step.group) else { return }
             var extra = 0.0

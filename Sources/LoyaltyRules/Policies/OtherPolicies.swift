@@ -109,7 +109,7 @@ public struct RewardPolicy: Sendable {
     /// to the positions of the rewards that apply; `lastGrantedAt(position)` tells when the
     /// customer last received that reward.
     public func evaluate(_ facts: Facts, lastGrantedAt: (Int) -> Int64?, into granted: inout [Int]) {
-        granted.removeAll(keepingCapacity: true)
+        granted.empty()
         var gate = GroupGate()
         let repeats = steps.repeats
         let otherTrigger = steps.otherTrigger
@@ -274,7 +274,7 @@ public struct CampaignPolicy: Sendable {
         // Through `evaluate`, outcome by outcome: `RuleSimulationTests` compare the simulation,
         // which takes the shortcut below, with this.
         var outcomes: [CampaignOutcome] = []
-        quotes.removeAll(keepingCapacity: true)
+        quotes.empty()
         // The simulator knows money budgets only: redemption limits and issued codes do not hold it back.
         withoutActuallyEscaping(remainingBudgetOf) { remaining in
             let usage = SimulatedUsage(rules: rules, remaining: remaining)
@@ -339,7 +339,7 @@ public struct AlertPolicy: Sendable {
     /// The same as `evaluate(_:)` with rules by position: sets `raised` to the positions in
     /// `rules` of the alerts raised.
     public func evaluate(_ facts: Facts, into raised: inout [Int]) {
-        raised.removeAll(keepingCapacity: true)
+        raised.empty()
         var gate = GroupGate()
         steps.forEach { step in
             if gate.isTaken(step.group) { return }

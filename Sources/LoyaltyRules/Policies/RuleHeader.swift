@@ -68,6 +68,13 @@ struct GroupGate {
 }
 
 extension Array {
+    /// `removeAll(keepingCapacity: true)`, without the call when there is nothing to remove: that
+    /// call (a generic `replaceSubrange` and a uniqueness check, about 60 instructions) was made
+    /// for several usually empty buffers per purchase.
+    @inline(__always) mutating func empty() {
+        if !isEmpty { removeAll(keepingCapacity: true) }
+    }
+
     /// Stable sort by priority, highest first; equal priorities keep file order.
     func sortedByPriority(_ header: (Element) -> RuleHeader) -> [Element] {
         enumerated().sorted { a, b in
@@ -93,6 +100,9 @@ final class RuleCode: Sendable {
     /// Set when the amount is a constant: then `amount` need not be called.
     let isConstant: Bool
     let constant: Double
+    /// For a constant amount: whether it is one a multiplier applies (finite, not negative, not
+    /// 1), worked out once rather than per purchase.
+    let constantIsFactor: Bool
     let amount: NumberCode
 
     init(rule: Int, group: Int, when: CompiledCondition?, lines: CompiledCondition? = nil, amount: CompiledAmount? = nil) {
@@ -106,6 +116,7 @@ final class RuleCode: Sendable {
         self.lines = if let lines { lines.code } else { always }
         isConstant = amount?.constant != nil
         constant = amount?.constant ?? 0
+        constantIsFactor = constant.isFinite && constant >= 0 && constant != 1
         self.amount = if let amount { amount.code } else { zero }
     }
 
