@@ -97,7 +97,8 @@ public struct ChainSimulator: Sequence, IteratorProtocol {
                 stopsAfterDay: kind == .churning ? Double.random(in: 20...120, using: &random) : .infinity,
                 nextVisit: Double.random(in: 0..<gap, using: &random)))
         }
-        serviceLevel = (0..<configuration.stores).map { _ in Double.random(in: 0.4...0.95, using: &random) }
+        // Most stores serve well and one or two do not, as in a real chain: NPS from about −30 to +80.
+        serviceLevel = (0..<configuration.stores).map { _ in Double.random(in: 0.65...0.97, using: &random) }
         self.random = random
         self.customers = customers
         for (index, customer) in customers.enumerated() { visits.push(customer.nextVisit, index) }
@@ -194,7 +195,7 @@ public struct ChainSimulator: Sequence, IteratorProtocol {
 
     private mutating func makeSurvey(_ store: Int, _ customer: String?, related: String) -> EventEnvelope {
         let level = serviceLevel[store]
-        let score = Swift.min(10, Swift.max(0, Int((level * 10 + Double.random(in: -3...2, using: &random)).rounded())))
+        let score = Swift.min(10, Swift.max(0, Int((level * 10 + Double.random(in: -2...2, using: &random)).rounded())))
         let drivers = [
             "expectations": Swift.min(10, Swift.max(0, score + Int.random(in: -2...2, using: &random))),
             "valueForMoney": Swift.min(10, Swift.max(0, score + Int.random(in: -3...1, using: &random))),
