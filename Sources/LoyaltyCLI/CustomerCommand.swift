@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import GRDB
 import LoyaltyEvents
+import LoyaltyMonitor
 
 struct CustomerCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -35,9 +36,7 @@ struct CustomerShowCommand: ParsableCommand {
         guard FileManager.default.fileExists(atPath: path) else {
             throw ValidationError("no points database at \(path): has the points-accrual plugin run?")
         }
-        var configuration = Configuration()
-        configuration.readonly = true
-        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        let queue = try ReadOnlyDatabase.open(path)
         let now = Timestamp.now().epochMilliseconds
         let (customer, lots, entries) = try queue.read { db in
             (try Row.fetchOne(db, sql: "SELECT visits, spend, tier, owed, firstVisit, lastVisit FROM customers WHERE customerId = ?", arguments: [customerId]),

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
-import GRDB
 import Logging
 import LoyaltyConfig
 import LoyaltyEvents
+import LoyaltyMonitor
 import LoyaltySimulation
 import LoyaltySupervisor
 import LoyaltyWire
@@ -218,27 +218,17 @@ struct DemoCommand: AsyncParsableCommand {
     /// derived (its outbox is empty), twice in a row; false after the timeout or a second Ctrl-C.
     static func waitForCatchUp(configuration: LoyaltyConfiguration, plugins: [String], timeoutSeconds: Int) throws -> Bool {
         let deadline = Monotonic.now + timeoutSeconds * 1000
-        let journal = try readOnlyDatabase(configuration.journalPath)
-        var databases: [String: DatabaseQueue] = [:]
         var settled = 0
         while Monotonic.now < deadline, demoInterrupts.load(ordering: .relaxed) < 2 {
-            let head = try journal.read { db in try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM journal") ?? 0 }
-            var behind = false
-            for name in plugins {
-                let path = configuration.pluginDatabasePath(name: name)
-                if databases[name] == nil, FileManager.default.fileExists(atPath: path) {
-                    databases[name] = try? readOnlyDatabase(path)
+            let sample = EngineStatus.sample(configuration, plugins: plugins)
+            let caughtUp = sample.head.map { head in
+                plugins.allSatisfy { name in
+                    (sample.applied[name] ?? -1) >= head
+                        && EngineStatus.readInt(path: configuration.pluginDatabasePath(name: name),
+                                                sql: "SELECT COUNT(*) FROM runtime_outbox") == 0
                 }
-                guard let database = databases[name],
-                      let (applied, pending) = try? database.read({ db -> (Int64, Int) in
-                          (try Int64.fetchOne(db, sql: "SELECT appliedSeq FROM runtime_cursor WHERE id = 1") ?? 0,
-                           try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM runtime_outbox") ?? 0)
-                      }), applied >= head, pending == 0 else {
-                    behind = true
-                    break
-                }
-            }
-            settled = behind ? 0 : settled + 1
+            } ?? false
+            settled = caughtUp ? settled + 1 : 0
             if settled >= 2 { return true }
             Thread.sleep(forTimeInterval: 0.25)
         }

@@ -72,7 +72,7 @@ extension DemoSummary {
             tierChanges: 0, alertsRaised: [:], currency: nil, campaigns: [], nps: [], missing: [])
 
         // The journal: what every plugin derived, counted exactly.
-        let journal = try readOnlyDatabase(configuration.journalPath)
+        let journal = try ReadOnlyDatabase.open(configuration.journalPath)
         try journal.read { db in
             summary.journalEvents = try Int64.fetchOne(db, sql: "SELECT COUNT(*) FROM journal") ?? 0
             var rewards: [String: Int] = [:]
@@ -237,12 +237,4 @@ struct TextTable {
             }.joined(separator: "  ")
         }
     }
-}
-
-/// A SQLite file opened read-only, waiting up to 5 s for a writer's lock.
-func readOnlyDatabase(_ path: String) throws -> DatabaseQueue {
-    var configuration = Configuration()
-    configuration.readonly = true
-    configuration.busyMode = .timeout(5)
-    return try DatabaseQueue(path: path, configuration: configuration)
 }

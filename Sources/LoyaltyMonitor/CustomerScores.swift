@@ -83,10 +83,7 @@ public enum CustomerScores {
     /// concurrency pool. Throws `CustomerScoresUnavailable` when there is nothing to show yet.
     public static func read(path: String, top: Int) throws -> CustomerScoresReport {
         guard FileManager.default.fileExists(atPath: path) else { throw CustomerScoresUnavailable.noDatabase(path: path) }
-        var dbConfiguration = Configuration()
-        dbConfiguration.readonly = true
-        dbConfiguration.busyMode = .timeout(5)
-        let queue = try DatabaseQueue(path: path, configuration: dbConfiguration)
+        let queue = try ReadOnlyDatabase.open(path)
         let report: CustomerScoresReport? = try queue.read { db in
             guard try db.tableExists("scoring_scores") else { return nil }
             let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scoring_scores") ?? 0

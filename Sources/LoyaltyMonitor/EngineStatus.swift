@@ -102,10 +102,7 @@ public enum EngineStatus {
     /// One integer from a SQLite file opened read-only; nil if the file or table is not there yet.
     public static func readInt(path: String, sql: String) -> Int64? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        var configuration = Configuration()
-        configuration.readonly = true
-        configuration.busyMode = .timeout(2)
-        guard let queue = try? DatabaseQueue(path: path, configuration: configuration) else { return nil }
+        guard let queue = try? ReadOnlyDatabase.open(path, busyTimeoutSeconds: 2) else { return nil }
         return try? queue.read { db in try Int64.fetchOne(db, sql: sql) }
     }
 
