@@ -71,7 +71,7 @@ public enum CustomerScoresUnavailable: Error, Sendable, Equatable, CustomStringC
             "No customer data yet: \(path) does not exist. Enable '\(CustomerScores.plugin)' in config/loyalty.yaml, run `loyalty up`, and send purchases."
         case .notFitted(let path, let customers):
             "No customer scores yet in \(path): the model has not been fitted"
-                + (customers.map { " (\($0) customers with purchases so far; the first fit needs at least 50)" } ?? "") + "."
+                + (customers.map { " (\($0) customers with purchases so far; a fit needs at least 50, and enough weeks of history for the model to converge: see the plugin's log for the reason of a refused fit)" } ?? "") + "."
         }
     }
 }
