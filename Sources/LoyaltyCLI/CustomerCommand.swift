@@ -39,7 +39,11 @@ struct CustomerShowCommand: ParsableCommand {
         let queue = try ReadOnlyDatabase.open(path)
         let now = Timestamp.now().epochMilliseconds
         let (customer, lots, entries) = try queue.read { db in
-            (try Row.fetchOne(db, sql: "SELECT visits, spend, tier, owed, firstVisit, lastVisit FROM customers WHERE customerId = ?", arguments: [customerId]),
+            // A multiplier campaign's bonus sits in the purchase's lot and has its own ledger row
+            // (cause: the campaign.redeemed event); the lot's row shows what its rules earned.
+            // A database not yet migrated by the plugin has no bonus column.
+            let bonus = try db.columns(in: "lots").contains { $0.name == "campaignBonus" } ? "campaignBonus" : "0"
+            return (try Row.fetchOne(db, sql: "SELECT visits, spend, tier, owed, firstVisit, lastVisit FROM customers WHERE customerId = ?", arguments: [customerId]),
              try Row.fetchAll(db, sql: """
                 SELECT eventId, points, remaining, reversed, pendingUntil, expiresAt, expired FROM lots WHERE customerId = ? ORDER BY lotId
                 """, arguments: [customerId]),
@@ -48,7 +52,7 @@ struct CustomerShowCommand: ParsableCommand {
                 SELECT * FROM (
                     SELECT at, kind, points, cause, rulesVersion, detail, 1 AS source, entryId AS position FROM ledger WHERE customerId = ?
                     UNION ALL
-                    SELECT earnedAt, 'accrued', points, eventId, rulesVersion, rules, 0, lotId FROM lots WHERE customerId = ? AND points > 0
+                    SELECT earnedAt, 'accrued', points - \(bonus), eventId, rulesVersion, rules, 0, lotId FROM lots WHERE customerId = ? AND points > 0
                     ORDER BY at DESC, source DESC, position DESC LIMIT ?)
                 ORDER BY at, source, position
                 """, arguments: [customerId, customerId, limit]))
@@ -86,17 +90,22 @@ struct CustomerShowCommand: ParsableCommand {
             let points: Int64 = entry["points"]
             let change = (points > 0 ? "+" : "") + String(points)
             var reason = entry["cause"] as String
-            if let detail = entry["detail"] as String? { reason += "  " + Self.describe(detail) }
+            if let detail = entry["detail"] as String? {
+                // The lot's own row: its campaign contributions are printed with the bonus's row.
+                reason += "  " + Self.describe(detail, campaigns: (entry["source"] as Int64) == 1)
+            }
             if let version = entry["rulesVersion"] as String? { reason += "  (rules \(version))" }
             print("\(at.padding(toLength: 24, withPad: " ", startingAt: 0))  \(change.leftPad(6))  \((entry["kind"] as String).padding(toLength: 14, withPad: " ", startingAt: 0))  \(reason)")
         }
     }
 
-    /// `[{"rule":"base-rate","points":20.7}]` → `base-rate 20.7, …`
-    static func describe(_ detail: String) -> String {
+    /// `[{"rule":"base-rate","points":20.7}]` → `base-rate 20.7, …`; without `campaigns`, the
+    /// `campaign:` contributions a multiplier campaign added are left out.
+    static func describe(_ detail: String, campaigns: Bool = true) -> String {
         guard case .array(let items)? = try? JSONParser.parse(detail) else { return detail }
         return items.compactMap { item -> String? in
             guard case .object(let object) = item, case .string(let rule)? = object["rule"] else { return nil }
+            if !campaigns, rule.hasPrefix("campaign:") { return nil }
             switch object["points"] {
             case .double(let p)?: return "\(rule) \(p == p.rounded() ? String(Int64(p)) : String(p))"
             case .int(let p)?: return "\(rule) \(p)"

@@ -12,9 +12,7 @@ extension Executables {
 /// The real `loyalty up` with the discount-campaigns plugin: a quote through the bus, codes
 /// imported with the CLI, purchases carrying the quote consuming the budget, and the report.
 @Suite(.serialized) struct DiscountCampaignsProcessTests {
-    @Test(.timeLimit(.minutes(3))) func aQuoteThroughTheBusThenPurchasesConsumeTheBudgetOnce() throws {
-        let project = try TestProject(plugins: ["discount-campaigns"])
-        defer { project.root.remove() }
+    static func writeManifest(_ project: TestProject) throws {
         try FileManager.default.createDirectory(atPath: project.root.path + "/plugins/discount-campaigns", withIntermediateDirectories: true)
         try """
             name: discount-campaigns
@@ -25,6 +23,57 @@ extension Executables {
             services: [campaign.quote, campaign.codes.import, campaign.report, discount-campaigns.rules]
             rules: [campaigns]
             """.write(toFile: project.root.path + "/plugins/discount-campaigns/plugin.yaml", atomically: true, encoding: .utf8)
+    }
+
+    /// A `pointsMultiplier` campaign: discount-campaigns commits it with the purchase, and the
+    /// points plugin adds the bonus to the purchase's lot from `campaign.redeemed`.
+    @Test(.timeLimit(.minutes(2))) func aPointsMultiplierCampaignRaisesThePointsBalance() throws {
+        let project = try TestProject(plugins: ["discount-campaigns", "points-accrual"])
+        defer { project.root.remove() }
+        try Self.writeManifest(project)
+        try """
+            currency: NOK
+            earning:
+              pending: 0d
+              rules:
+                - id: base
+                  points: purchase.total / 10 NOK
+            campaigns:
+              - id: double-points
+                pointsMultiplier: 2
+            """.write(toFile: project.rulesDirectory + "/rules.yaml", atomically: true, encoding: .utf8)
+        let up = try project.start(["up"], log: "up.log")
+        defer { if up.isRunning { up.terminate(); up.waitUntilExit() } }
+        let context = try ZMQContext()
+        let client = try BusClient(context: context, endpoint: project.ingest)
+        let id = "S001-T1-77"
+        let purchase = EventEnvelope(eventId: id, occurredAt: .now(), source: "pos/S001/T1", payload: .purchase(Purchase(
+            storeId: "S001", terminalId: "T1", receiptId: id, customerId: "C1", currency: .NOK,
+            lines: [PurchaseLine(sku: "W1", category: "wine", quantity: 1, unitPrice: 300_00)])!))
+        #expect(try client.publish(Sample.bytes(purchase), eventId: id, maxAttempts: 30).status == .stored)
+        // 30 points for 300 NOK, and 30 more from the campaign.
+        var balance: JSONObject = [:]
+        let doubled = waitUntil(seconds: 60) {
+            guard let reply = try? client.request(service: "points.balance", body: Array(#"{"customerId":"C1"}"#.utf8), timeoutMilliseconds: 1000),
+                  reply.status == .ok, case .object(let object)? = try? JSONParser.parse(reply.body) else { return false }
+            balance = object
+            return object["available"] == .int(60)
+        }
+        #expect(doubled, "\(balance) \(project.log("up.log").suffix(3000))")
+        let shown = try runProcess(Executables.loyalty, ["customer", "show", "C1", "--config", project.configPath])
+        #expect(shown.status == 0)
+        #expect(shown.output.contains("Points: 60 available"), "\(shown.output)")
+        #expect(shown.output.contains("\(id)/discount-campaigns/redeemed  campaign double-points ×2 on purchase \(id): 30 points earned, 30 bonus"),
+                "\(shown.output)")
+        // The purchase's own row shows what its rules earned; the bonus has its own row.
+        #expect(shown.output.contains("    +30  accrued         \(id)  base 30  (rules"), "\(shown.output)")
+        #expect(!shown.output.contains("campaign:double-points"), "\(shown.output)")
+    }
+
+    @Test(.timeLimit(.minutes(3))) func aQuoteThroughTheBusThenPurchasesConsumeTheBudgetOnce() throws {
+        let project = try TestProject(plugins: ["discount-campaigns"])
+        defer { project.root.remove() }
+        try Self.writeManifest(project)
         try """
             currency: NOK
             campaigns:

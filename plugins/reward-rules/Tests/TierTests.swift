@@ -52,6 +52,25 @@ import Testing
         #expect(harness.tierChanges("C2").last?.string("direction") == "down")
     }
 
+    @Test func aCampaignBonusAddsToItsPurchasesQualifyingPoints() throws {
+        let harness = try Harness(rules: Self.tiers(downgrade: "immediately"))
+        try harness.accrued("C1", points: 600, purchase: "p1", at: start)
+        // The points plugin's bonus from a 2× campaign: the same purchase, more points.
+        try harness.derived("points.accrued", at: start, [
+            "customerId": .string("C1"), "purchaseEventId": .string("p1"), "points": .int(600), "campaignBonus": .bool(true),
+            "pendingUntil": .string(Timestamp(epochMilliseconds: start).rfc3339), "rulesVersion": .string("c"),
+        ])
+        #expect(harness.tierChanges("C1").map { $0.string("to") } == ["silver"], "600 + 600 bonus qualifies")
+        // Half the receipt returned: half of 1200 goes, and the customer is below the line again.
+        try harness.derived("points.reversed", at: start + day, [
+            "customerId": .string("C1"), "purchaseEventId": .string("p1"), "points": .int(600), "rulesVersion": .string("t"),
+        ])
+        #expect(harness.tierChanges("C1").map { $0.string("to") } == ["silver", "member"])
+        // A repeated plain accrual of the purchase still counts once.
+        try harness.accrued("C1", points: 600, purchase: "p1", at: start + 2 * day)
+        #expect(harness.tierChanges("C1").map { $0.string("to") } == ["silver", "member"])
+    }
+
     @Test func releasedPointsUpgradeWithoutTheCustomersOwnEvent() throws {
         let harness = try Harness(rules: Self.tiers(downgrade: "immediately"))
         try harness.accrued("C1", points: 1500, purchase: "p1", at: start, pendingUntil: start + 14 * day)

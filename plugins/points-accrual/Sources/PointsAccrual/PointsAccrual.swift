@@ -12,7 +12,7 @@ import PluginRuntime
 public struct PointsAccrualPlugin: LoyaltyPlugin {
     public let name = "points-accrual"
     public let topics: Set<String> = [EventType.purchase, EventType.return, EventType.survey, "points.redeemed", "customer.scored",
-                                      "tier.changed", "reward.granted"]
+                                      "tier.changed", "reward.granted", "campaign.redeemed"]
     public let rules: LiveRules
     let schedule = SweepSchedule()
 
@@ -67,6 +67,8 @@ public struct PointsAccrualPlugin: LoyaltyPlugin {
             try ledger.save(customer)
         case .derived(let payload) where event.envelope.type == "reward.granted":
             try Accrual(ledger: ledger, book: book, schedule: schedule).bonus(payload, event: event.envelope, emit: &emit)
+        case .derived(let payload) where event.envelope.type == "campaign.redeemed":
+            try CampaignBonus(ledger: ledger, book: book, schedule: schedule).apply(payload, event: event.envelope, emit: &emit)
         case .derived(let payload) where event.envelope.type == "customer.scored":
             let score = try CustomerScored(payload)
             var customer = try ledger.customer(score.customerId)

@@ -212,5 +212,10 @@ enum Schema {
                 ALTER TABLE customers_clustered RENAME TO customers;
                 """)
         }
+        migrator.registerMigration("points-accrual v7 campaign bonus") { db in
+            // Points a multiplier campaign (campaign.redeemed) added to a purchase's lot, already
+            // in its points: what the purchase's own rules earned is points − campaignBonus.
+            try db.execute(sql: "ALTER TABLE lots ADD COLUMN campaignBonus INTEGER NOT NULL DEFAULT 0")
+        }
     }
 }

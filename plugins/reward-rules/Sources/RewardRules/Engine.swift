@@ -193,9 +193,12 @@ struct Engine {
               case .int(let points)? = payload["points"], points >= 0, points <= 1_000_000_000_000 else { return }
         var releaseAt = at
         if case .string(let text)? = payload["pendingUntil"], let until = Timestamp.parse(text) { releaseAt = max(at, until.epochMilliseconds) }
+        // A multiplier campaign's bonus (`campaignBonus: true`) is more points for the same
+        // purchase, released with it: added to its row, where a later return takes its share.
+        let onConflict = payload["campaignBonus"] == .bool(true) ? "DO UPDATE SET points = points + excluded.points" : "DO NOTHING"
         try db.cachedStatement(sql: """
             INSERT INTO rr_points (purchaseEventId, customerId, at, releaseAt, points) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT(purchaseEventId) DO NOTHING
+            ON CONFLICT(purchaseEventId) \(onConflict)
             """).execute(arguments: [purchaseEventId, customerId, at, releaseAt, points])
         try db.cachedStatement(sql: "INSERT INTO rr_customers (customerId) VALUES (?) ON CONFLICT(customerId) DO NOTHING").execute(arguments: [customerId])
         try checkTier(customerId, facts: try facts(customerId, at: at), at: at, cause: "points earned", emit: &emit)
