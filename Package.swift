@@ -75,6 +75,7 @@ let package = Package(
         .target(name: "PluginRuntime", dependencies: [
             "ZeroMQ", "LoyaltyEvents", "LoyaltyWire", "LoyaltyConfig", "LoyaltyRules",
             .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "GRDBSQLite", package: "GRDB.swift"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "CoreMetrics", package: "swift-metrics"),
@@ -133,6 +134,7 @@ let package = Package(
             dependencies: [
                 "PluginRuntime", "LoyaltyEvents", "LoyaltyRules",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
             ],
             path: "plugins/points-accrual/Sources/PointsAccrual",
             swiftSettings: strict

@@ -32,6 +32,9 @@ struct PointsBenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The rule files to run with (default: the configured rules folder).", valueName: "path"))
     var rules: String?
     @Option(help: "Folder for the temporary project (default: the system's temporary folder).") var directory: String?
+    @Option(help: ArgumentHelp("Words to run the plugin under, through env(1), e.g. \"valgrind --tool=callgrind\" (see benchmarks/points-callgrind.sh).", valueName: "command"))
+    var pluginPrefix: String?
+    @Flag(help: "Stop after the replay and the outbox drain (no points.balance run).") var replayOnly = false
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
@@ -92,8 +95,10 @@ struct PointsBenchCommand: ParsableCommand {
         let context = try ZMQContext()
         let client = try BusClient(context: context, endpoint: "tcp://127.0.0.1:\(ports.0)")
         let started = Date()
-        let plugin = try Self.start(pluginExecutable, ["--config", config], log: root + "/plugin.log",
-                                    environment: ["LOYALTY_LOG_LEVEL": "warning"])
+        let prefix = (pluginPrefix ?? "").split(separator: " ").map(String.init)
+        // Through env(1), so that the prefix may set variables and name a program on the PATH.
+        let plugin = try Self.start(prefix.isEmpty ? pluginExecutable : "/usr/bin/env", prefix + (prefix.isEmpty ? [] : [pluginExecutable]) + ["--config", config],
+                                    log: root + "/plugin.log", environment: ["LOYALTY_LOG_LEVEL": "warning"])
         defer { plugin.terminate(); plugin.waitUntilExit() }
         print("replaying \(head) events into \(pluginName) …")
         let database = root + "/var/plugins/\(pluginName).sqlite"
@@ -132,6 +137,7 @@ struct PointsBenchCommand: ParsableCommand {
         }
         print(String(format: "outbox: %d points.accrued events stored by the bus %.1f s after the replay", lots, Date().timeIntervalSince(drainStarted)))
 
+        if replayOnly { return }
         // 3. points.balance at a fixed rate, latency from when each request was due.
         _ = waitForService(client)
         // Optionally let the engine settle first (the bus checkpoints its journal once ingest

@@ -14,8 +14,7 @@ struct Accrual {
     func accrue(_ purchase: Purchase, customerId: String, event: EventEnvelope, emit: inout Emitter) throws {
         let now = event.occurredAt.epochMilliseconds
         let facts = Facts()
-        var clock = book.makeClock()
-        facts.clock = clock.facts(at: now)
+        facts.clock = Clocks.facts(at: now, book: book)
         facts.load(purchase: purchase)
         let today = facts.clock.day
 
@@ -93,7 +92,7 @@ struct Accrual {
         if outcome.cappedBy > 0 { extra["cappedBy"] = .double((outcome.cappedBy * 100).rounded() / 100) }
         if let tier { extra["tier"] = .string(tier) }
         try credit(points, to: &customer, lotEventId: event.eventId, total: purchase.total, pendingSeconds: earning.pendingSeconds,
-                   rulesVersion: book.version, contributions: contributions, cause: event.eventId, clock: &clock, facts: facts,
+                   rulesVersion: book.version, contributions: contributions, cause: event.eventId, facts: facts,
                    now: now, payload: extra, emit: &emit)
     }
 
@@ -108,16 +107,15 @@ struct Accrual {
             throw BonusInvalid(eventId: event.eventId)
         }
         let now = event.occurredAt.epochMilliseconds
-        var clock = book.makeClock()
         let facts = Facts()
-        facts.clock = clock.facts(at: now)
+        facts.clock = Clocks.facts(at: now, book: book)
         var customer = try ledger.customer(customerId)
         try ledger.catchUp(&customer, now: now)
         var extra: JSONObject = ["bonus": .bool(true)]
         if case .string(let rewardId)? = payload["rewardId"] { extra["rewardId"] = .string(rewardId) }
         try credit(points, to: &customer, lotEventId: event.eventId, total: 0, pendingSeconds: 0, rulesVersion: version,
                    contributions: [.object(["rule": .string(rule), "points": .double(Double(points))])], cause: event.eventId,
-                   clock: &clock, facts: facts, now: now, payload: extra, emit: &emit)
+                   facts: facts, now: now, payload: extra, emit: &emit)
     }
 
     struct BonusInvalid: Error, CustomStringConvertible {
@@ -130,14 +128,14 @@ struct Accrual {
     /// Points become a lot: owed points are repaid from them first, the lot gets its pending
     /// period and expiry, and `points.accrued` says why.
     private func credit(_ points: Int64, to customer: inout CustomerRecord, lotEventId: String, total: Int64, pendingSeconds: Double,
-                        rulesVersion: String, contributions: [JSONValue], cause: String, clock: inout LocalClock, facts: Facts,
+                        rulesVersion: String, contributions: [JSONValue], cause: String, facts: Facts,
                         now: Int64, payload extra: JSONObject, emit: inout Emitter) throws {
         let customerId = customer.customerId
         let pendingUntil = now + Int64(pendingSeconds * 1000)
         let expiresOnDay = book.earning?.expiryDay(earnedOn: facts.clock)
         let expiresAt = expiresOnDay.map { day -> Int64 in
             let utcMidnight = Int64(day) * 86_400_000
-            return utcMidnight - clock.offset(at: utcMidnight)
+            return utcMidnight - Clocks.expiryOffset(at: utcMidnight, book: book)
         }
         let rulesText = String(decoding: JSONWriter.serialize(.array(contributions)), as: UTF8.self)
         // Points owed from an earlier return are repaid first.
@@ -183,12 +181,23 @@ struct Accrual {
     @discardableResult
     private func insertLot(customerId: String, eventId: String, now: Int64, total: Int64, points: Int64, remaining: Int64,
                            pendingUntil: Int64, expiresOnDay: Int?, expiresAt: Int64?, rulesVersion: String, rulesText: String) throws -> Int64 {
-        try ledger.db.cachedStatement(sql: """
+        let insert = try RawStatement(ledger.db, sql: """
             INSERT INTO lots (customerId, eventId, earnedAt, points, remaining, pendingUntil, expiresOnDay, expiresAt, rulesVersion, rules,
                               total)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [customerId, eventId, now, points, remaining, pendingUntil, expiresOnDay, expiresAt,
-                                     rulesVersion, rulesText, total])
+            """)
+        insert.bind(1, customerId)
+        insert.bind(2, eventId)
+        insert.bind(3, now)
+        insert.bind(4, points)
+        insert.bind(5, remaining)
+        insert.bind(6, pendingUntil)
+        insert.bind(7, expiresOnDay.map(Int64.init))
+        insert.bind(8, expiresAt)
+        insert.bind(9, rulesVersion)
+        insert.bind(10, rulesText)
+        insert.bind(11, total)
+        try insert.execute()
         return ledger.db.lastInsertedRowID
     }
 }

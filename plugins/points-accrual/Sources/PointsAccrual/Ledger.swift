@@ -54,38 +54,39 @@ struct Ledger {
 
     func customer(_ id: String) throws -> CustomerRecord {
         var record = CustomerRecord(customerId: id)
-        // A cursor reads the columns in place; fetchOne would copy them into a new row.
-        let rows = try Row.fetchCursor(db.cachedStatement(sql: """
+        let row = try RawStatement(db, sql: """
             SELECT visits, spend, firstVisit, lastVisit, lastNps, tier, earnedDay, earnedToday, available, qualifying, owed,
                 nextRelease, nextLapse, days, clv, clvPercentile, pAlive, releasedThrough, lapsedThrough
             FROM customers WHERE customerId = ?
-            """), arguments: [id])
-        guard let row = try rows.next() else { return record }
+            """)
+        defer { row.finish() }
+        row.bind(1, id)
+        guard try row.step() else { return record }
         record.exists = true
-        record.visits = row[0]
-        record.spend = row[1]
-        record.firstVisit = row[2]
-        record.lastVisit = row[3]
-        record.lastNps = row[4]
-        record.tier = row[5]
-        record.earnedDay = row[6]
-        record.earnedToday = row[7]
-        record.available = row[8]
-        record.qualifying = row[9]
-        record.owed = row[10]
-        record.nextRelease = row[11]
-        record.nextLapse = row[12]
-        if let blob = row[13] as Data? { record.days = DayHistoryCodec.decode(blob) }
-        record.clv = row[14]
-        record.clvPercentile = row[15]
-        record.pAlive = row[16]
-        record.releasedThrough = row[17]
-        record.lapsedThrough = row[18]
+        record.visits = row.int64(0)
+        record.spend = row.int64(1)
+        record.firstVisit = row.optionalInt64(2)
+        record.lastVisit = row.optionalInt64(3)
+        record.lastNps = row.optionalInt64(4)
+        record.tier = row.optionalText(5)
+        record.earnedDay = row.optionalInt64(6)
+        record.earnedToday = row.int64(7)
+        record.available = row.int64(8)
+        record.qualifying = row.int64(9)
+        record.owed = row.int64(10)
+        record.nextRelease = row.optionalInt64(11)
+        record.nextLapse = row.optionalInt64(12)
+        if let blob = row.blob(13) { record.days = DayHistoryCodec.decode(blob) }
+        record.clv = row.optionalDouble(14)
+        record.clvPercentile = row.optionalDouble(15)
+        record.pAlive = row.optionalDouble(16)
+        record.releasedThrough = row.int64(17)
+        record.lapsedThrough = row.int64(18)
         return record
     }
 
     func save(_ c: CustomerRecord) throws {
-        try db.cachedStatement(sql: """
+        let statement = try RawStatement(db, sql: """
             INSERT INTO customers (customerId, visits, spend, firstVisit, lastVisit, lastNps, tier, earnedDay, earnedToday, available,
                 qualifying, owed, nextRelease, nextLapse, days, clv, clvPercentile, pAlive, releasedThrough, lapsedThrough)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -95,10 +96,28 @@ struct Ledger {
                 nextRelease = excluded.nextRelease, nextLapse = excluded.nextLapse, days = excluded.days,
                 clv = excluded.clv, clvPercentile = excluded.clvPercentile, pAlive = excluded.pAlive,
                 releasedThrough = excluded.releasedThrough, lapsedThrough = excluded.lapsedThrough
-            """).execute(arguments: [c.customerId, c.visits, c.spend, c.firstVisit, c.lastVisit, c.lastNps, c.tier, c.earnedDay,
-                                     c.earnedToday, c.available, c.qualifying, c.owed, c.nextRelease, c.nextLapse,
-                                     c.days.isEmpty ? nil : DayHistoryCodec.encode(c.days), c.clv, c.clvPercentile, c.pAlive,
-                                     c.releasedThrough, c.lapsedThrough])
+            """)
+        statement.bind(1, c.customerId)
+        statement.bind(2, c.visits)
+        statement.bind(3, c.spend)
+        statement.bind(4, c.firstVisit)
+        statement.bind(5, c.lastVisit)
+        statement.bind(6, c.lastNps)
+        statement.bind(7, c.tier)
+        statement.bind(8, c.earnedDay)
+        statement.bind(9, c.earnedToday)
+        statement.bind(10, c.available)
+        statement.bind(11, c.qualifying)
+        statement.bind(12, c.owed)
+        statement.bind(13, c.nextRelease)
+        statement.bind(14, c.nextLapse)
+        statement.bind(15, blob: c.days.isEmpty ? nil : DayHistoryCodec.encodeBytes(c.days))
+        statement.bind(16, c.clv)
+        statement.bind(17, c.clvPercentile)
+        statement.bind(18, c.pAlive)
+        statement.bind(19, c.releasedThrough)
+        statement.bind(20, c.lapsedThrough)
+        try statement.execute()
     }
 
     func record(_ customerId: String, at: Int64, kind: String, points: Int64, lotId: Int64?, cause: String,
@@ -290,6 +309,10 @@ struct Ledger {
 /// queried, pruned and upserted per purchase.
 enum DayHistoryCodec {
     static func encode(_ days: [VisitHistory.Day]) -> Data {
+        Data(encodeBytes(days))
+    }
+
+    static func encodeBytes(_ days: [VisitHistory.Day]) -> [UInt8] {
         var bytes = [UInt8]()
         bytes.reserveCapacity(days.count * 16)
         for day in days {
@@ -297,20 +320,22 @@ enum DayHistoryCodec {
             append(UInt32(truncatingIfNeeded: day.visits), to: &bytes)
             append(UInt64(bitPattern: Int64(day.spend)), to: &bytes)
         }
-        return Data(bytes)
+        return bytes
     }
 
     /// A blob of the wrong length (it can only come from outside the plugin) reads as no history.
     static func decode(_ data: Data) -> [VisitHistory.Day] {
-        guard data.count % 16 == 0 else { return [] }
-        return data.withUnsafeBytes { raw in
-            (0..<data.count / 16).map { i in
-                let base = i * 16
-                let day = Int32(bitPattern: raw.loadUnaligned(fromByteOffset: base, as: UInt32.self).littleEndian)
-                let visits = Int32(bitPattern: raw.loadUnaligned(fromByteOffset: base + 4, as: UInt32.self).littleEndian)
-                let spend = Int64(bitPattern: raw.loadUnaligned(fromByteOffset: base + 8, as: UInt64.self).littleEndian)
-                return VisitHistory.Day(day: Int(day), visits: Int(visits), spend: Double(spend))
-            }
+        data.withUnsafeBytes { decode($0) }
+    }
+
+    static func decode(_ raw: UnsafeRawBufferPointer) -> [VisitHistory.Day] {
+        guard raw.count % 16 == 0 else { return [] }
+        return (0..<raw.count / 16).map { i in
+            let base = i * 16
+            let day = Int32(bitPattern: raw.loadUnaligned(fromByteOffset: base, as: UInt32.self).littleEndian)
+            let visits = Int32(bitPattern: raw.loadUnaligned(fromByteOffset: base + 4, as: UInt32.self).littleEndian)
+            let spend = Int64(bitPattern: raw.loadUnaligned(fromByteOffset: base + 8, as: UInt64.self).littleEndian)
+            return VisitHistory.Day(day: Int(day), visits: Int(visits), spend: Double(spend))
         }
     }
 
