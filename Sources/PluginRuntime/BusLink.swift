@@ -62,8 +62,9 @@ struct BusLink {
         var lastHeartbeat = Monotonic.now
         var lastOutboxScan = 0
         var lastResendCheck = 0
-        /// Outbox events sent and not yet acknowledged: when they were sent, and the bytes.
-        var inFlight: [String: (sentAt: Int, body: [UInt8])] = [:]
+        /// Outbox events sent and not yet acknowledged: their outbox position, when they were
+        /// sent, and the bytes.
+        var inFlight: [String: (position: Int64, sentAt: Int, body: [UInt8])] = [:]
         /// The outbox is read forward from here; a new session starts from the beginning, so
         /// whatever was not acknowledged before is sent again (the bus answers "duplicate").
         var sentThrough: Int64 = 0
@@ -73,7 +74,7 @@ struct BusLink {
             let ready = try poller.poll(timeoutMilliseconds: 50)
             let now = Monotonic.now
             if ready[0].contains(.readable) {
-                var acknowledged: [String] = []
+                var acknowledged: [Int64] = []
                 while let frames = try socket.receive(dontWait: true) {
                     lastHeard = now
                     guard let command = frames.first?.frameText else { continue }
@@ -82,13 +83,13 @@ struct BusLink {
                         guard let ack = Ack(frames: frames), let sent = inFlight[ack.eventId] else { continue }
                         switch ack.status {
                         case .stored, .duplicate:
-                            acknowledged.append(ack.eventId)
+                            acknowledged.append(sent.position)
                         case .rejected:
                             // Retrying cannot help; keep the record in the log and move on.
                             logger.error("derived event refused by the bus: \(ack)", metadata: ["event.id": "\(ack.eventId)"])
-                            acknowledged.append(ack.eventId)
+                            acknowledged.append(sent.position)
                         case .unavailable:
-                            inFlight[ack.eventId] = (now - 1500, sent.body)   // resend in about half a second
+                            inFlight[ack.eventId] = (sent.position, now - 1500, sent.body)   // resend in about half a second
                             continue
                         }
                         inFlight[ack.eventId] = nil
@@ -123,7 +124,7 @@ struct BusLink {
                 let room = outboxWindow - inFlight.count
                 let entries = try store.outbox(after: sentThrough, limit: room)
                 for entry in entries {
-                    inFlight[entry.eventId] = (now, entry.body)
+                    inFlight[entry.eventId] = (entry.position, now, entry.body)
                     try socket.send([Frame(frame: WireCommand.event), entry.body])
                     sentThrough = entry.position
                 }
@@ -133,7 +134,7 @@ struct BusLink {
             if !inFlight.isEmpty && now - lastResendCheck > 500 {
                 lastResendCheck = now
                 for (eventId, sent) in inFlight where now - sent.sentAt >= 2000 {
-                    inFlight[eventId] = (now, sent.body)
+                    inFlight[eventId] = (sent.position, now, sent.body)
                     try socket.send([Frame(frame: WireCommand.event), sent.body])
                 }
             }

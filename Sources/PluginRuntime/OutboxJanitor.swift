@@ -13,7 +13,7 @@ final class OutboxJanitor: Sendable {
     private let store: PluginStore
     private let stop: StopSignal
     private let logger: Logger
-    private let acknowledged = Mutex<[String]>([])
+    private let acknowledged = Mutex<[Int64]>([])
     private let wake = DispatchSemaphore(value: 0)
 
     init(store: PluginStore, stop: StopSignal, logger: Logger) {
@@ -22,11 +22,12 @@ final class OutboxJanitor: Sendable {
         self.logger = logger
     }
 
-    /// Called by the bus link; never blocks on the database.
-    func delete(_ eventIds: [String]) {
-        guard !eventIds.isEmpty else { return }
+    /// Called by the bus link with the outbox positions of acknowledged events; never blocks
+    /// on the database.
+    func delete(_ positions: [Int64]) {
+        guard !positions.isEmpty else { return }
         let wasEmpty = acknowledged.withLock { queue in
-            defer { queue.append(contentsOf: eventIds) }
+            defer { queue.append(contentsOf: positions) }
             return queue.isEmpty
         }
         if wasEmpty { wake.signal() }
@@ -43,7 +44,7 @@ final class OutboxJanitor: Sendable {
             }
             if !batch.isEmpty {
                 do {
-                    try store.removeFromOutbox(batch)
+                    try store.removeFromOutbox(positions: batch)
                 } catch {
                     // Sent again later and answered "duplicate": nothing is lost by waiting.
                     logger.warning("could not delete \(batch.count) acknowledged outbox events: \(error); they will be sent again")

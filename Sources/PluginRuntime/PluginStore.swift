@@ -152,22 +152,48 @@ final class PluginStore: Sendable {
         }
     }
 
-    /// Outbox events after `position`, oldest first.
+    /// Outbox events after `position`, oldest first. Read through SQLite's API: a replay sends
+    /// one derived event per purchase, and GRDB's rows copied each body twice.
     func outbox(after position: Int64, limit: Int) throws -> [(position: Int64, eventId: String, body: [UInt8])] {
         try pool.read { db in
-            try Row.fetchAll(db.cachedStatement(sql: "SELECT position, eventId, body FROM runtime_outbox WHERE position > ? ORDER BY position LIMIT ?"),
-                             arguments: [position, limit]).map {
-                let body: Data = $0["body"]
-                return ($0["position"], $0["eventId"], [UInt8](body))
+            let handle = try db.cachedStatement(sql: "SELECT position, eventId, body FROM runtime_outbox WHERE position > ? ORDER BY position LIMIT ?").sqliteStatement
+            defer { sqlite3_reset(handle); sqlite3_clear_bindings(handle) }
+            sqlite3_bind_int64(handle, 1, position)
+            sqlite3_bind_int64(handle, 2, Int64(limit))
+            var entries: [(position: Int64, eventId: String, body: [UInt8])] = []
+            while true {
+                let code = sqlite3_step(handle)
+                if code == SQLITE_DONE { break }
+                guard code == SQLITE_ROW else {
+                    throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
+                                        sql: "SELECT … FROM runtime_outbox")
+                }
+                let eventId = sqlite3_column_text(handle, 1).map {
+                    String(decoding: UnsafeBufferPointer(start: $0, count: Int(sqlite3_column_bytes(handle, 1))), as: UTF8.self)
+                } ?? ""
+                let count = Int(sqlite3_column_bytes(handle, 2))
+                let body = sqlite3_column_blob(handle, 2).map { [UInt8](UnsafeRawBufferPointer(start: $0, count: count)) } ?? []
+                entries.append((sqlite3_column_int64(handle, 0), eventId, body))
             }
+            return entries
         }
     }
 
-    func removeFromOutbox(_ eventIds: [String]) throws {
-        guard !eventIds.isEmpty else { return }
+    /// Deletes acknowledged outbox events by position. Acks come back nearly in the order the
+    /// events were sent, so the positions fall into a few runs, each one ranged delete.
+    func removeFromOutbox(positions: [Int64]) throws {
+        guard !positions.isEmpty else { return }
+        var ranges: [ClosedRange<Int64>] = []
+        for position in positions.sorted() {
+            if let last = ranges.last, position <= last.upperBound + 1 {
+                ranges[ranges.count - 1] = last.lowerBound...max(last.upperBound, position)
+            } else {
+                ranges.append(position...position)
+            }
+        }
         try pool.write { db in
-            let statement = try db.cachedStatement(sql: "DELETE FROM runtime_outbox WHERE eventId = ?")
-            for id in eventIds { try statement.execute(arguments: [id]) }
+            let statement = try db.cachedStatement(sql: "DELETE FROM runtime_outbox WHERE position BETWEEN ? AND ?")
+            for range in ranges { try statement.execute(arguments: [range.lowerBound, range.upperBound]) }
         }
     }
 }
