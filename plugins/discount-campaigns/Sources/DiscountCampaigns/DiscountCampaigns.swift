@@ -92,30 +92,30 @@ public struct DiscountCampaignsPlugin: LoyaltyPlugin {
             let rule = evaluation.rule(outcome)
             let id = rule.header.id
             let discount = Int64(outcome.discount)
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO campaign_usage (campaignId, redemptions, discount) VALUES (?, 1, ?)
                 ON CONFLICT(campaignId) DO UPDATE SET redemptions = redemptions + 1, discount = discount + excluded.discount
-                """, arguments: [id, discount])
-            try db.execute(sql: """
+                """).execute(arguments: [id, discount])
+            try db.cachedStatement(sql: """
                 INSERT INTO campaign_days (campaignId, day, redemptions) VALUES (?, ?, 1)
                 ON CONFLICT(campaignId, day) DO UPDATE SET redemptions = redemptions + 1
-                """, arguments: [id, day])
+                """).execute(arguments: [id, day])
             if let customerId = purchase.customerId {
-                try db.execute(sql: """
+                try db.cachedStatement(sql: """
                     INSERT INTO campaign_customers (campaignId, customerId, redemptions) VALUES (?, ?, 1)
                     ON CONFLICT(campaignId, customerId) DO UPDATE SET redemptions = redemptions + 1
-                    """, arguments: [id, customerId])
+                    """).execute(arguments: [id, customerId])
             }
             var issuedCode: String?
             if case .issued = rule.code, let code = outcome.code {
                 // The evaluation read `uses < maxUses` in this transaction; the CHECK makes sure.
-                try db.execute(sql: "UPDATE coupon_codes SET uses = uses + 1 WHERE code = ? AND campaignId = ?", arguments: [code, id])
+                try db.cachedStatement(sql: "UPDATE coupon_codes SET uses = uses + 1 WHERE code = ? AND campaignId = ?").execute(arguments: [code, id])
                 issuedCode = code
             }
-            try db.execute(sql: """
+            try db.cachedStatement(sql: """
                 INSERT INTO redemptions (eventId, campaignId, customerId, storeId, at, discount, pointsMultiplier, code, quoteId, rulesVersion)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [event.eventId, id, purchase.customerId, purchase.storeId, purchaseAt, discount,
+                """).execute(arguments: [event.eventId, id, purchase.customerId, purchase.storeId, purchaseAt, discount,
                                  outcome.pointsMultiplier, outcome.code, purchase.quoteId, book.version])
             changes.redemptions.append(Changes.Redemption(campaignId: id, day: day, customerId: purchase.customerId,
                                                           discount: discount, code: issuedCode))

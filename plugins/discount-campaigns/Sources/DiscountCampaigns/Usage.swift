@@ -18,21 +18,21 @@ struct CustomerRow: Sendable, Equatable {
     var lastNps: Int64?
 
     static func fetch(_ id: String, in db: Database) throws -> CustomerRow? {
-        guard let row = try Row.fetchOne(db, sql: """
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
             SELECT visits, spend, firstVisit, lastVisit, tier, tierKept, clv, clvPercentile, pAlive, lastNps FROM customers WHERE customerId = ?
-            """, arguments: [id]) else { return nil }
+            """), arguments: [id]) else { return nil }
         return CustomerRow(visits: row[0], spend: row[1], firstVisit: row[2], lastVisit: row[3], tier: row[4], tierKept: row[5],
                            clv: row[6], clvPercentile: row[7], pAlive: row[8], lastNps: row[9])
     }
 
     func save(_ id: String, in db: Database) throws {
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO customers (customerId, visits, spend, firstVisit, lastVisit, tier, tierKept, clv, clvPercentile, pAlive, lastNps)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(customerId) DO UPDATE SET visits = excluded.visits, spend = excluded.spend, firstVisit = excluded.firstVisit,
                 lastVisit = excluded.lastVisit, tier = excluded.tier, tierKept = excluded.tierKept, clv = excluded.clv,
                 clvPercentile = excluded.clvPercentile, pAlive = excluded.pAlive, lastNps = excluded.lastNps
-            """, arguments: [id, visits, spend, firstVisit, lastVisit, tier, tierKept, clv, clvPercentile, pAlive, lastNps])
+            """).execute(arguments: [id, visits, spend, firstVisit, lastVisit, tier, tierKept, clv, clvPercentile, pAlive, lastNps])
     }
 
     /// Fills `facts.customer` as campaign rules read it, at `now`. `purchase` (minor units) is
@@ -144,19 +144,19 @@ extension Counters {
     /// queries per purchase; a read error fails the event rather than being taken for "unused".
     static func forCommit(_ db: Database, day: Int, customerId: String?, codes: [String]) throws -> Counters {
         var counters = Counters()
-        for row in try Row.fetchAll(db, sql: "SELECT campaignId, redemptions, discount FROM campaign_usage") {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT campaignId, redemptions, discount FROM campaign_usage")) {
             counters.usage[row[0]] = Usage(redemptions: row[1], discount: row[2])
         }
-        for row in try Row.fetchAll(db, sql: "SELECT campaignId, redemptions FROM campaign_days WHERE day = ?", arguments: [day]) {
+        for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT campaignId, redemptions FROM campaign_days WHERE day = ?"), arguments: [day]) {
             counters.days[row[0], default: [:]][day] = row[1]
         }
         if let customerId {
-            for row in try Row.fetchAll(db, sql: "SELECT campaignId, redemptions FROM campaign_customers WHERE customerId = ?", arguments: [customerId]) {
+            for row in try Row.fetchAll(db.cachedStatement(sql: "SELECT campaignId, redemptions FROM campaign_customers WHERE customerId = ?"), arguments: [customerId]) {
                 counters.perCustomer[row[0], default: [:]][customerId] = row[1]
             }
         }
         for code in codes {
-            if let row = try Row.fetchOne(db, sql: "SELECT campaignId, maxUses, uses FROM coupon_codes WHERE code = ?", arguments: [code]) {
+            if let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT campaignId, maxUses, uses FROM coupon_codes WHERE code = ?"), arguments: [code]) {
                 counters.codes[code] = IssuedCode(campaignId: row[0], maxUses: row[1], uses: row[2])
             }
         }
