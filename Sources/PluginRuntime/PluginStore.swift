@@ -171,8 +171,8 @@ final class PluginStore: Sendable {
                 let eventId = sqlite3_column_text(handle, 1).map {
                     String(decoding: UnsafeBufferPointer(start: $0, count: Int(sqlite3_column_bytes(handle, 1))), as: UTF8.self)
                 } ?? ""
-                let count = Int(sqlite3_column_bytes(handle, 2))
-                let body = sqlite3_column_blob(handle, 2).map { [UInt8](UnsafeRawBufferPointer(start: $0, count: count)) } ?? []
+                // The pointer first, then its length: the order SQLite documents as safe.
+                let body = sqlite3_column_blob(handle, 2).map { [UInt8](UnsafeRawBufferPointer(start: $0, count: Int(sqlite3_column_bytes(handle, 2)))) } ?? []
                 entries.append((sqlite3_column_int64(handle, 0), eventId, body))
             }
             return entries

@@ -81,8 +81,9 @@ struct RawStatement {
     /// The column's bytes, valid until the next step or `finish()`; nil for NULL.
     func blob(_ column: Int32) -> UnsafeRawBufferPointer? {
         guard !isNull(column) else { return nil }
-        let count = Int(sqlite3_column_bytes(handle, column))
-        return UnsafeRawBufferPointer(start: sqlite3_column_blob(handle, column), count: count)
+        // The pointer first, then its length: the order SQLite documents as safe.
+        let start = sqlite3_column_blob(handle, column)
+        return UnsafeRawBufferPointer(start: start, count: Int(sqlite3_column_bytes(handle, column)))
     }
 }
 
