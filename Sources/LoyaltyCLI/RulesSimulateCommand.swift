@@ -154,6 +154,8 @@ struct RulesSimulateCommand: ParsableCommand {
             ("pointsGranted", .double(report.pointsGranted)), ("pointsReversed", .double(report.pointsReversed)),
             ("rewardsGranted", .int(Int64(report.rewardsGranted))), ("rewardsCost", .double(report.rewardsCost / scale)),
             ("discounts", .int(Int64(report.discounts))), ("discountTotal", .double(report.discountTotal / scale)),
+            ("multiplierRedemptions", .int(Int64(report.multiplierRedemptions))),
+            ("campaignBonusPoints", .double(report.campaignBonusPoints)),
             ("alerts", .int(Int64(report.alerts))),
             ("customersEarning", .int(Int64(report.customersEarning))),
             ("customersRewarded", .int(Int64(report.customersRewarded))),
@@ -194,6 +196,12 @@ enum SimulationTable {
         row("discounts given") { grouped(Int64($0.discounts)) }
         row("discounted amount") { money($0.discountTotal) }
         row("customers discounted") { grouped(Int64($0.customersDiscounted)) }
+        // Only where a set has points-multiplier campaigns that applied: the table of sets without
+        // them stays as it was.
+        if candidate.multiplierRedemptions > 0 || (current?.multiplierRedemptions ?? 0) > 0 {
+            row("points multipliers applied") { grouped(Int64($0.multiplierRedemptions)) }
+            row("bonus points from campaigns") { number($0.campaignBonusPoints) }
+        }
         row("satisfaction alerts") { grouped(Int64($0.alerts)) }
         row("total cost") { money(($0.pointsCost ?? 0) + $0.rewardsCost + $0.discountTotal) }
 
@@ -207,7 +215,7 @@ enum SimulationTable {
             guard let report else { return "" }
             guard let rule = report.rules.first(where: { ($0.section, $0.ruleId) == key }) else { return "(not in these rules)" }
             var parts = ["\(grouped(Int64(rule.effects)))×", "\(grouped(Int64(rule.customers))) customers"]
-            if rule.section == "earning" { parts.append("\(number(rule.points)) pts") }
+            if rule.section == "earning" || rule.points > 0 { parts.append("\(number(rule.points)) pts") }
             if rule.money > 0 { parts.append(money(rule.money)) }
             return parts.joined(separator: ", ")
         }

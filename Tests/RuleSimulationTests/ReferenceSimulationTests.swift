@@ -22,6 +22,7 @@ import Testing
         var pointsGranted = 0.0, pointsReversed = 0.0
         var rewardsGranted = 0, rewardsCost = 0.0
         var discounts = 0, discountTotal = 0.0, alerts = 0
+        var multiplierRedemptions = 0, campaignBonusPoints = 0.0
         var earning = Set<Int32>(), rewarded = Set<Int32>(), discounted = Set<Int32>()
         var rules: [String: Totals] = [:]
     }
@@ -47,6 +48,9 @@ import Testing
         let rewardValues = (book.rewards?.rules ?? []).map(\.value)
         let campaignIds = (book.campaigns?.rules ?? []).map(\.header.id)
         let budgets = (book.campaigns?.rules ?? []).map(\.budget)
+        let factors: [Double?] = (book.campaigns?.rules ?? []).map { rule in
+            if case .pointsMultiplier(let factor) = rule.discount { factor } else { nil }
+        }
         let earningIds = (book.earning?.rules ?? []).map(\.header.id)
         let alertIds = (book.alerts?.rules ?? []).map(\.header.id)
         var lastGrant: [Int: [Int: Int64]] = [:]
@@ -173,8 +177,19 @@ import Testing
                 if let campaigns = book.campaigns {
                     campaigns.quote(facts, remainingBudgetOf: { rule in budgets[rule].map { $0 - spent[rule] } },
                                     scratch: &discountScratch, into: &quotes)
+                    // The points plugin's campaign bonus: the multipliers that applied, in order.
+                    var multipliers: [(rule: Int, factor: Double)] = []
                     for quote in quotes {
                         spent[quote.rule] += quote.discount
+                        if let factor = factors[quote.rule] {
+                            #expect(quote.discount == 0)
+                            multipliers.append((quote.rule, factor))
+                            guard counting else { continue }
+                            out.multiplierRedemptions += 1
+                            out.rules[campaignIds[quote.rule], default: Totals()].effects += 1
+                            if c >= 0 { out.rules[campaignIds[quote.rule], default: Totals()].customers.insert(c) }
+                            continue
+                        }
                         guard counting else { continue }
                         out.discounts += 1
                         out.discountTotal += quote.discount
@@ -183,6 +198,43 @@ import Testing
                         if c >= 0 {
                             out.discounted.insert(c)
                             out.rules[campaignIds[quote.rule], default: Totals()].customers.insert(c)
+                        }
+                    }
+                    let earned = purchasePoints[number, default: 0]
+                    if c >= 0, earned > 0, !multipliers.isEmpty {
+                        // As the points plugin multiplies: the purchase's points by each factor in turn.
+                        var multiplied = earned
+                        for m in multipliers { multiplied *= m.factor }
+                        let exact = multiplied - earned
+                        if exact > 0, exact <= RuleSimulation.largestCampaignBonus {
+                            if counting {
+                                var running = earned
+                                for m in multipliers {
+                                    out.rules[campaignIds[m.rule], default: Totals()].points += running * (m.factor - 1)
+                                    running *= m.factor
+                                }
+                            }
+                            let bonus = switch book.earning?.rounding ?? .down {
+                            case .down: exact.rounded(.down)
+                            case .nearest: exact.rounded(.toNearestOrAwayFromZero)
+                            case .up: exact.rounded(.up)
+                            }
+                            if bonus > 0 {
+                                purchasePoints[number] = earned + bonus
+                                if counting {
+                                    out.pointsGranted += bonus
+                                    out.campaignBonusPoints += bonus
+                                }
+                                let i = Int(c)
+                                let pendingSeconds = book.earning?.pendingSeconds ?? 0
+                                if pendingSeconds > 0 {
+                                    // A lot of its own, released with the purchase's.
+                                    customers[i].pending.append((now + Int64(pendingSeconds * 1000), bonus))
+                                } else {
+                                    customers[i].points += bonus
+                                    customers[i].qualifyingPoints += bonus
+                                }
+                            }
                         }
                     }
                 }
@@ -233,6 +285,8 @@ import Testing
         out.rewardsCost = report.rewardsCost
         out.discounts = report.discounts
         out.discountTotal = report.discountTotal
+        out.multiplierRedemptions = report.multiplierRedemptions
+        out.campaignBonusPoints = report.campaignBonusPoints
         out.alerts = report.alerts
         return (out, report.customersEarning, report.customersRewarded, report.customersDiscounted)
     }

@@ -221,8 +221,9 @@ extension CampaignPolicy {
     }
 
     /// What `evaluate` gives with no codes presented, no currency and `SimulatedUsage` (money
-    /// budgets only), reduced to the campaigns that discount: sets `quotes` to their (position,
-    /// discount), in order. The same steps in the same order as `evaluate`, but a refused campaign
+    /// budgets only), reduced to the campaigns that apply: sets `quotes` to their (position,
+    /// discount), in order; a points multiplier comes with discount 0 (its factor is the rule's).
+    /// The same steps in the same order as `evaluate`, but a refused campaign
     /// builds nothing, groups taken are bits rather than a dictionary of ids, and no rule id is
     /// read: building an outcome (two optional texts) per campaign per purchase, and throwing it
     /// away, was a third of the simulation's instructions. `ReferenceSimulationTests` compare the two.
@@ -314,7 +315,7 @@ extension CampaignPolicy {
                     _ = gate.admit(code.group)
                     if rule.pointee.stacking == .exclusive { exclusiveTaken = true }
                     anyApplied = true
-                    if discount > 0 { quotes.append((index, discount)) }
+                    quotes.append((index, discount))
                 }
             }
         }

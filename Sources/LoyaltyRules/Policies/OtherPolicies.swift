@@ -234,6 +234,13 @@ public struct CampaignPolicy: Sendable {
     /// a loaded book, whose ids are unique), which is where `SimulatedUsage` looks up its budget.
     var steps: (settings: [Step], codes: RuleCodes, firstOfId: [Int])
 
+    /// Each campaign's `pointsMultiplier`, by position; nil for a money discount.
+    public var pointsMultipliers: [Double?] {
+        rules.map { rule in
+            if case .pointsMultiplier(let factor) = rule.discount { factor } else { nil }
+        }
+    }
+
     public init(rules: [CampaignRule]) {
         self.rules = rules
         steps = Self.steps(rules)
@@ -257,17 +264,19 @@ public struct CampaignPolicy: Sendable {
         public var discount: Double
     }
 
-    /// The discounts this purchase gets. Each line is discounted by at most its amount in total,
-    /// so stacked campaigns never make a line negative. `remainingBudget(ruleId)` is the
-    /// campaign's unspent budget (nil for none); a campaign never exceeds it.
+    /// The discounts this purchase gets (money only: points multipliers are left out). Each line
+    /// is discounted by at most its amount in total, so stacked campaigns never make a line
+    /// negative. `remainingBudget(ruleId)` is the campaign's unspent budget (nil for none); a
+    /// campaign never exceeds it.
     public func quote(_ facts: Facts, remainingBudget: (String) -> Double? = { _ in nil }, scratch: inout [Double]) -> [Quote] {
         var quotes: [(rule: Int, discount: Double)] = []
         quote(facts, remainingBudgetOf: { remainingBudget(rules[$0].header.id) }, scratch: &scratch, into: &quotes)
-        return quotes.map { Quote(ruleId: rules[$0.rule].header.id, discount: $0.discount) }
+        return quotes.filter { $0.discount > 0 }.map { Quote(ruleId: rules[$0.rule].header.id, discount: $0.discount) }
     }
 
-    /// The same as `quote(_:remainingBudget:scratch:)` with campaigns by position in `rules`:
-    /// sets `quotes` to (position, discount) in order; `remainingBudgetOf(position)` is that
+    /// The campaigns that apply to this purchase, by position in `rules`: sets `quotes` to
+    /// (position, discount) in order, a points multiplier with discount 0 (it is redeemed as one,
+    /// as the discount-campaigns plugin records it); `remainingBudgetOf(position)` is that
     /// campaign's unspent budget (nil for none).
     public func quote(_ facts: Facts, remainingBudgetOf: (Int) -> Double?, scratch: inout [Double],
                       into quotes: inout [(rule: Int, discount: Double)]) {
@@ -279,14 +288,15 @@ public struct CampaignPolicy: Sendable {
         withoutActuallyEscaping(remainingBudgetOf) { remaining in
             let usage = SimulatedUsage(rules: rules, remaining: remaining)
             evaluate(facts, codes: [], usage: usage, scratch: &scratch, into: &outcomes)
-            for outcome in outcomes where outcome.applied && outcome.discount > 0 {
+            for outcome in outcomes where outcome.applied && (outcome.discount > 0 || outcome.pointsMultiplier != nil) {
                 quotes.append((outcome.campaign, outcome.discount))
             }
         }
     }
 
-    /// The same, for a simulation quoting every purchase: the discounts only, without building
-    /// the outcome of each campaign (refused ones included) that the overload above throws away.
+    /// The same, for a simulation quoting every purchase: the campaigns that apply only, without
+    /// building the outcome of each campaign (refused ones included) that the overload above
+    /// throws away.
     /// `outcomes` is not used; it stays for callers written against the earlier version.
     public func quote(_ facts: Facts, remainingBudgetOf: (Int) -> Double?, scratch: inout [Double],
                       outcomes: inout [CampaignOutcome], into quotes: inout [(rule: Int, discount: Double)]) {
