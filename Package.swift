@@ -56,6 +56,7 @@ let package = Package(
         .target(name: "RuleSimulation", dependencies: ["LoyaltyRules", "LoyaltyEvents", "CPrefetch"], swiftSettings: strict),
         // A cache prefetch hint (C, header only) for the simulation's per-customer state.
         .target(name: "CPrefetch"),
+        .target(name: "CTimerFD"),
         // The frames spoken between POS / plugins and the bus, and a client for them.
         .target(name: "LoyaltyWire", dependencies: [
             "ZeroMQ", "LoyaltyEvents",
@@ -111,7 +112,7 @@ let package = Package(
         ], swiftSettings: strict),
         .executableTarget(name: "LoyaltyCLI", dependencies: [
             "ZeroMQ", "LoyaltyEvents", "LoyaltyWire", "LoyaltyBus", "LoyaltyConfig", "LoyaltySupervisor", "LoyaltySimulation",
-            "LoyaltyScoring", "LoyaltyRules", "RuleSimulation", "DiscountCampaigns", "LoyaltyMonitor", "LoyaltyDashboard",
+            "LoyaltyScoring", "LoyaltyRules", "RuleSimulation", "DiscountCampaigns", "LoyaltyMonitor", "LoyaltyDashboard", "CTimerFD",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

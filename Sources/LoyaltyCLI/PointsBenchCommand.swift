@@ -16,8 +16,9 @@ struct PointsBenchCommand: ParsableCommand {
             In a temporary folder: writes a journal of synthetic purchases, starts `loyalty bus` and
             the `points-accrual` plugin as processes (as `loyalty up` would), times the plugin from
             its start until it has applied the whole journal, then asks `points.balance` for random
-            customers at a fixed rate from a POS-like client and reports the latency. Latency is
-            measured from when each request was due, so a stall is not hidden. Build with -c release:
+            customers at a fixed rate, spread over --tills connections and each sent when due whatever
+            is still unanswered, then from one client waiting for each answer, and reports the latency.
+            Latency is measured from when each request was due, so a stall is not hidden. Build with -c release:
               swift build -c release && .build/release/loyalty bench points
             """
     )
@@ -27,6 +28,7 @@ struct PointsBenchCommand: ParsableCommand {
     @Option(help: "points.balance requests per second.") var rate: Double = 1000
     @Option(help: "Seconds of the latency run.") var seconds: Double = 10
     @Option(help: "Seconds to wait between the outbox drain and the latency run.") var settle: Double = 0
+    @Option(help: "Tills (client connections) the points.balance requests are spread over, each request sent when due.") var tills = 8
     @Option(help: ArgumentHelp("Replay into another plugin instead, to compare (e.g. store-counter, which does almost nothing per purchase: the runtime's own ceiling); the balance run is then skipped.", valueName: "name"))
     var plugin = "points-accrual"
     @Option(help: ArgumentHelp("The rule files to run with (default: the configured rules folder).", valueName: "path"))
@@ -144,11 +146,18 @@ struct PointsBenchCommand: ParsableCommand {
         // has been idle for a second); by default the latency run starts right away.
         if settle > 0 { usleep(UInt32(settle * 1e6)) }
         let count = Int(rate * seconds)
-        let balance = latency(client, count: count) { i in
-            ("points.balance", JSONWriter.serialize(.object(["customerId": .string(customerIds[i % customerIds.count])])), .ok)
+        // From several tills, each request sent when due (see OpenLoopLoad): the figure held to
+        // the target. Then one client waiting for each answer, to compare with earlier figures.
+        let bodies = (0..<min(count, customerIds.count)).map { i in
+            JSONWriter.serialize(.object(["customerId": .string(customerIds[i % customerIds.count])]))
         }
-        print(String(format: "points.balance: %d requests at %.0f/s offered (%.0f/s achieved): %@; %d errors",
-                     count, rate, balance.achieved, balance.summary, balance.errors))
+        let tillsRun = try OpenLoopLoad(context: context, endpoint: "tcp://127.0.0.1:\(ports.0)", tills: tills)
+            .run(rate: rate, count: count) { i in ("points.balance", bodies[i % bodies.count]) }
+        print(String(format: "points.balance from %d tills: %d requests at %.0f/s offered (%.0f/s sent): %@; %d errors",
+                     tills, count, rate, tillsRun.achieved, tillsRun.summary, tillsRun.errors))
+        let balance = latency(client, count: count) { i in ("points.balance", bodies[i % bodies.count], .ok) }
+        print(String(format: "points.balance one at a time from one client (%.0f/s achieved): %@; %d errors",
+                     balance.achieved, balance.summary, balance.errors))
         // The same through the bus alone: a service nobody offers, answered by the bus itself.
         let transport = latency(client, count: min(count, Int(rate * 3))) { _ in ("bench.nobody", Array("{}".utf8), .unavailable) }
         print(String(format: "bus alone (a request the bus answers itself): %@", transport.summary))
