@@ -59,8 +59,10 @@ struct FrontRouter {
                     // One clock read per drain: the events waited in the socket at least since now.
                     let receivedAt = Monotonic.nanoseconds
                     var count = 0
-                    while count < 512, let frames = try router.receive(dontWait: true) {
-                        state.handle(frames, now: now, receivedAt: receivedAt)
+                    // With CURVE, who sent each message: the ZAP handler's user id for its connection.
+                    let sender = configuration.curve == nil ? nil : "User-Id"
+                    while count < 512, let (frames, userId) = try router.receive(dontWait: true, property: sender) {
+                        state.handle(frames, now: now, receivedAt: receivedAt, sender: userId.flatMap(Sender.init(userId:)))
                         count += 1
                     }
                 }
@@ -132,18 +134,23 @@ struct FrontRouter {
             sendToPeer([peer, Frame(frame: WireCommand.error), Frame(frame: code), Frame(frame: message)])
         }
 
-        mutating func handle(_ frames: [Frame], now: Int, receivedAt: UInt64 = 0) {
+        /// - Parameter sender: who sent it, when CURVE is on (nil on a plaintext loopback bus).
+        mutating func handle(_ frames: [Frame], now: Int, receivedAt: UInt64 = 0, sender: Sender? = nil) {
             guard frames.count >= 2 else { return }
             let peer = frames[0]
             let command = frames[1]
             // The common case without making a String of the command.
-            if command.elementsEqual(Self.eventCommand) { return handleEvent(frames, peer: peer, receivedAt: receivedAt) }
+            if command.elementsEqual(Self.eventCommand) { return handleEvent(frames, peer: peer, receivedAt: receivedAt, sender: sender) }
             switch command.frameText {
             case WireCommand.event:
-                handleEvent(frames, peer: peer, receivedAt: receivedAt)
+                handleEvent(frames, peer: peer, receivedAt: receivedAt, sender: sender)
             case WireCommand.request:
                 handleRequest(frames, peer: peer, now: now)
             case WireCommand.ready:
+                if let sender, sender.kind != .plugin {
+                    counts.refusals["not_permitted", default: 0] += 1
+                    return refuse(peer, code: "not_permitted", "only a plugin's key may offer services, not \(sender)")
+                }
                 let names = frames.dropFirst(2).map(\.frameText)
                 guard !names.isEmpty, names.allSatisfy(Self.isServiceName) else {
                     return refuse(peer, code: "bad_frames", "'ready' is followed by one or more service names like 'points.balance'")
@@ -175,7 +182,7 @@ struct FrontRouter {
 
         static let eventCommand = Frame(frame: WireCommand.event)
 
-        mutating func handleEvent(_ frames: [Frame], peer: Frame, receivedAt: UInt64) {
+        mutating func handleEvent(_ frames: [Frame], peer: Frame, receivedAt: UInt64, sender: Sender? = nil) {
             guard frames.count == 3 else {
                 return refuse(peer, code: "bad_frames", "an event is 2 frames: 'event' and the envelope JSON; got \(frames.count - 1)")
             }
@@ -190,6 +197,11 @@ struct FrontRouter {
                 counts.refusals[ack.code, default: 0] += 1
                 sendToPeer([peer] + ack.frames)
             case .admitted(let entry, let source):
+                if let sender, let problem = sender.refusal(type: entry.type, source: source) {
+                    let ack = Ack(eventId: entry.eventId, status: .rejected, code: "not_permitted", message: problem)
+                    counts.refusals[ack.code, default: 0] += 1
+                    return sendToPeer([peer] + ack.frames)
+                }
                 if let retryAfter = rateLimiter?.take(source: source, now: Monotonic.now) {
                     statistics.recordRateLimited()
                     let limit = configuration.rateLimit!

@@ -112,7 +112,16 @@ public final class Socket {
     /// Receives one whole multipart message.
     /// - Returns: nil when `dontWait` is set (or a receive timeout elapsed) and nothing is ready.
     public func receive(dontWait: Bool = false) throws(ZMQError) -> [Frame]? {
+        try receive(dontWait: dontWait, property: nil)?.frames
+    }
+
+    /// Receives one whole multipart message with one of its metadata properties (libzmq's
+    /// `zmq_msg_gets`), e.g. `User-Id`, which the ZAP handler set for the sending connection.
+    /// - Returns: nil when `dontWait` is set (or a receive timeout elapsed) and nothing is ready;
+    ///   the property is nil when the message does not carry it.
+    public func receive(dontWait: Bool = false, property name: String?) throws(ZMQError) -> (frames: [Frame], property: String?)? {
         let socket = try live("receive")
+        var property: String?
         var frames: [Frame] = []
         var message = zmq_msg_t()
         zmq_msg_init(&message)
@@ -127,6 +136,8 @@ public final class Socket {
                 if error.isWouldBlock && frames.isEmpty { return nil }
                 throw error
             }
+            // Any frame of the message may carry it (a ROUTER's routing-id frame is made locally).
+            if property == nil, let name { property = zmq_msg_gets(&message, name).map { String(cString: $0) } }
             let size = zmq_msg_size(&message)
             if size == 0 {
                 frames.append([])
@@ -134,7 +145,7 @@ public final class Socket {
                 let data = zmq_msg_data(&message)!
                 frames.append(Array(UnsafeRawBufferPointer(start: data, count: size)))
             }
-            if zmq_msg_more(&message) == 0 { return frames }
+            if zmq_msg_more(&message) == 0 { return (frames, property) }
         }
     }
 

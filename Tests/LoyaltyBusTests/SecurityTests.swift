@@ -97,14 +97,16 @@ import ZeroMQ
 
     @Test func allowedPluginKeyReadsPublishAndReplay() throws {
         let plugin = try CurveKeyPair.generate()
-        let fixture = try CurveBus(allowed: [AllowedKey(kind: .plugin, name: "points", publicKey: plugin.publicKey)])
+        let terminal = try CurveKeyPair.generate()
+        let fixture = try CurveBus(allowed: [AllowedKey(kind: .plugin, name: "points", publicKey: plugin.publicKey),
+                                             AllowedKey(kind: .terminal, name: "till-1", publicKey: terminal.publicKey)])
         let options = CurveClientKeys(pair: plugin, serverPublicKey: fixture.server.publicKey).socketOptions
         let subscriber = try Socket(context: fixture.context, type: .sub)
         try subscriber.set(options)
         try subscriber.set(.subscribe(Array("purchase".utf8)))
         try subscriber.connect(fixture.configuration.publishEndpoint)
         Thread.sleep(forTimeInterval: 0.3)   // the subscription travels after the handshake
-        #expect(fixture.publish(try fixture.client(plugin), receipt: 1)?.status == .stored)
+        #expect(fixture.publish(try fixture.client(terminal), receipt: 1)?.status == .stored)
         let live = try #require(try receive(subscriber, within: 5000))
         #expect(PublishedEvent(frames: live)?.seq == 1)
 
@@ -115,6 +117,71 @@ import ZeroMQ
         let answer = try #require(try receive(replay, within: 5000))
         let batch = try #require(ReplayBatch(frames: answer))
         #expect(batch.events.map(\.seq) == [1])
+    }
+
+    /// An event as a peer would publish it, of any type and source.
+    static func envelope(id: String, type: String, source: String) -> [UInt8] {
+        if type == "purchase" {
+            var purchase = Sample.purchase(receipt: 90)
+            purchase = EventEnvelope(version: 1, eventId: id, type: type, occurredAt: purchase.occurredAt, source: source, seq: nil,
+                                     payload: purchase.payload)
+            return Sample.bytes(purchase)
+        }
+        return EventCodec.encode(EventEnvelope(version: 1, eventId: id, type: type, occurredAt: Timestamp(epochMilliseconds: 1_790_000_000_000),
+                                               source: source, seq: nil, payload: .derived(["customerId": .string("C000001"), "points": .int(1000)])))
+    }
+
+    @Test func aTerminalKeyPublishesWhatTillsProduceOnlyAndOffersNoService() throws {
+        let terminal = try CurveKeyPair.generate()
+        let fixture = try CurveBus(allowed: [AllowedKey(kind: .terminal, name: "till-1", publicKey: terminal.publicKey)])
+        let client = try fixture.client(terminal)
+        func publish(_ id: String, _ type: String, _ source: String) throws -> Ack {
+            try client.publish(Self.envelope(id: id, type: type, source: source), eventId: id, attemptTimeoutMilliseconds: 2000, maxAttempts: 1)
+        }
+        #expect(try publish("S001-T1-1", "purchase", "pos/S001/T1").status == .stored)
+        // Minting points, or a reward, with a till's key: refused, and said why.
+        let minted = try publish("forged-1", "points.accrued", "plugin/points-accrual")
+        #expect(minted.status == .rejected)
+        #expect(minted.code == "not_permitted")
+        #expect(minted.message.contains("'till-1'") && minted.message.contains("points.accrued"))
+        #expect(try publish("forged-2", "reward.granted", "pos/S001/T1").code == "not_permitted")
+        // Nor a till's event dressed as a plugin's.
+        #expect(try publish("S001-T1-2", "purchase", "plugin/points-accrual").code == "not_permitted")
+        #expect(try fixture.bus.journal.count() == 1)
+
+        // Registering as the worker behind a service.
+        let dealer = try Socket(context: fixture.context, type: .dealer)
+        try dealer.set(CurveClientKeys(pair: terminal, serverPublicKey: fixture.server.publicKey).socketOptions)
+        try dealer.connect(fixture.configuration.ingestEndpoint)
+        try dealer.send([Frame(frame: WireCommand.ready), Frame(frame: "points.balance")])
+        let answer = try #require(try receive(dealer, within: 5000))
+        #expect(answer.map(\.frameText).prefix(2) == [WireCommand.error, "not_permitted"])
+        let reply = try client.request(service: "points.balance", body: Array(#"{"customerId":"C000001"}"#.utf8), timeoutMilliseconds: 500)
+        #expect(reply.status == .unavailable, "no worker was registered")
+    }
+
+    @Test func aPluginKeyPublishesUnderItsOwnSourceOnly() throws {
+        let plugin = try CurveKeyPair.generate()
+        let fixture = try CurveBus(allowed: [AllowedKey(kind: .plugin, name: "points-accrual", publicKey: plugin.publicKey)])
+        let client = try fixture.client(plugin)
+        func publish(_ id: String, _ type: String, _ source: String) throws -> Ack {
+            try client.publish(Self.envelope(id: id, type: type, source: source), eventId: id, attemptTimeoutMilliseconds: 2000, maxAttempts: 1)
+        }
+        #expect(try publish("p-1", "points.accrued", "plugin/points-accrual").status == .stored)
+        let other = try publish("p-2", "reward.granted", "plugin/reward-rules")
+        #expect(other.code == "not_permitted")
+        #expect(other.message.contains("plugin/points-accrual"))
+        #expect(try publish("S001-T1-3", "purchase", "pos/S001/T1").code == "not_permitted")
+        #expect(try fixture.bus.journal.count() == 1)
+    }
+
+    @Test func senderFromTheZapUserId() {
+        #expect(Sender(userId: "terminal:store-17-till-2") == Sender(kind: .terminal, name: "store-17-till-2"))
+        #expect(Sender(userId: "plugin:points-accrual") == Sender(kind: .plugin, name: "points-accrual"))
+        #expect(Sender(userId: "plugin:a:b")?.name == "a:b")
+        #expect(Sender(userId: "admin:x") == nil)
+        #expect(Sender(userId: "no-colon") == nil)
+        #expect(Sender(kind: .terminal, name: "t").refusal(type: "survey", source: "survey/S001") == nil)
     }
 
     @Test func nonLoopbackBindWithoutCurveFailsClearly() throws {
