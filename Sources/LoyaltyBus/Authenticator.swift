@@ -70,7 +70,10 @@ struct Authenticator {
         }
         statistics.recordAuthentication(accepted: true)
         logger.debug("connection accepted", metadata: ["peer": "\(request.address)", "who": "\(entry.kind.rawValue) \(entry.name)"])
-        return ZAP.reply(requestId: request.requestId, accepted: true, reason: "OK", userId: "\(entry.kind.rawValue):\(entry.name)")
+        // The user id travels with every message of the connection: kind, name, and the sources
+        // a terminal may claim (names and patterns hold no spaces).
+        let userId = (["\(entry.kind.rawValue):\(entry.name)"] + entry.sources).joined(separator: " ")
+        return ZAP.reply(requestId: request.requestId, accepted: true, reason: "OK", userId: userId)
     }
 }
 

@@ -9,21 +9,28 @@ import LoyaltyWire
 /// under its own source only (`plugin/<name>`, which the runtime's derived events carry) and may
 /// offer services. So a till's key cannot mint points with a `points.accrued` or a
 /// `reward.granted`, cannot register as the worker behind `points.balance`, and no plugin can
-/// speak for another. (Which till may claim which `pos/...` source is not checked: allowed.txt
-/// does not say.)
+/// speak for another. A terminal listed with sources in allowed.txt (`loyalty keys add-terminal
+/// NAME --source pos/S017/T02`) may publish under those only, so one till cannot pass its
+/// receipts off as another's.
 struct Sender: Sendable, Equatable, CustomStringConvertible {
     var kind: AllowedKey.Kind
     var name: String
+    /// The sources a terminal may publish under (exact or `prefix*`); empty, any but a plugin's.
+    var sources: [String]
 
-    init(kind: AllowedKey.Kind, name: String) {
+    init(kind: AllowedKey.Kind, name: String, sources: [String] = []) {
         self.kind = kind
         self.name = name
+        self.sources = sources
     }
 
+    /// From the ZAP handler's user id: `kind:name`, then the sources, separated by spaces.
     /// - Returns: nil for a user id the ZAP handler does not give.
     init?(userId: String) {
-        guard let colon = userId.firstIndex(of: ":"), let kind = AllowedKey.Kind(rawValue: String(userId[..<colon])) else { return nil }
-        self.init(kind: kind, name: String(userId[userId.index(after: colon)...]))
+        let words = userId.split(separator: " ").map(String.init)
+        guard let first = words.first, let colon = first.firstIndex(of: ":"),
+              let kind = AllowedKey.Kind(rawValue: String(first[..<colon])) else { return nil }
+        self.init(kind: kind, name: String(first[first.index(after: colon)...]), sources: Array(words.dropFirst()))
     }
 
     static let terminalTypes: Set<String> = [EventType.purchase, EventType.return, EventType.survey]
@@ -37,6 +44,9 @@ struct Sender: Sendable, Equatable, CustomStringConvertible {
             }
             guard !source.hasPrefix("plugin/") else {
                 return "\(self) may not publish under a plugin's source ('\(source)')"
+            }
+            guard sources.isEmpty || AllowedKey.source(source, matches: sources) else {
+                return "\(self) may publish under \(sources.joined(separator: ", ")) only, not '\(source)'"
             }
             return nil
         case .plugin:

@@ -55,8 +55,11 @@ struct KeysCommand: ParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The terminal's name, e.g. store-17-till-2.") var name: String
         @Option(help: "The terminal's public key (Z85, 40 characters) if it made its own pair.") var publicKey: String?
+        @Option(help: ArgumentHelp("An event source this terminal may publish under, exact or a prefix ending in *; repeat for several. Without any, it may use any source but a plugin's.",
+                                   valueName: "pos/S017/T02"))
+        var source: [String] = []
 
-        func run() throws { try add(.terminal, name: name, publicKey: publicKey, options: options) }
+        func run() throws { try add(.terminal, name: name, publicKey: publicKey, sources: source, options: options) }
     }
 
     struct AddPlugin: ParsableCommand {
@@ -85,6 +88,7 @@ struct KeysCommand: ParsableCommand {
             }
             for key in try store.allowed() {
                 var line = "\(key.kind.rawValue.padding(toLength: 8, withPad: " ", startingAt: 0)) \(key.publicKey)  \(key.name)  allowed"
+                if !key.sources.isEmpty { line += "  sources \(key.sources.joined(separator: " "))" }
                 if showSecrets, let secret = try? CurveKeyFile.read(store.layout.base(kind: key.kind, name: key.name) + ".key_secret").secretKey {
                     line += "  secret \(secret)"
                 }
@@ -108,10 +112,10 @@ struct KeysCommand: ParsableCommand {
         }
     }
 
-    static func add(_ kind: AllowedKey.Kind, name: String, publicKey: String?, options: GlobalOptions) throws {
+    static func add(_ kind: AllowedKey.Kind, name: String, publicKey: String?, sources: [String] = [], options: GlobalOptions) throws {
         let store = KeyStore(configuration: try options.loadConfiguration())
-        let key = try store.add(kind: kind, name: name, publicKey: publicKey)
-        print("\(kind.rawValue) \(name): \(key.publicKey)")
+        let key = try store.add(kind: kind, name: name, publicKey: publicKey, sources: sources)
+        print("\(kind.rawValue) \(name): \(key.publicKey)" + (sources.isEmpty ? "" : " (sources: \(sources.joined(separator: ", ")))"))
         if publicKey == nil {
             print("secret key in \(store.layout.base(kind: kind, name: name)).key_secret (mode 0600): copy it to that \(kind.rawValue)'s host only, with \(store.layout.busBase).key")
         }
@@ -131,9 +135,12 @@ struct KeyStore {
     }
 
     /// Generates a pair (publicKey nil) or records a given public key, and allows it.
-    func add(kind: AllowedKey.Kind, name: String, publicKey: String?) throws -> AllowedKey {
+    func add(kind: AllowedKey.Kind, name: String, publicKey: String?, sources: [String] = []) throws -> AllowedKey {
         guard AllowedKey.isValidName(name) else {
             throw ValidationError("'\(name)' is not a valid name: use 1–64 letters, digits, '-', '_' or '.'")
+        }
+        if let bad = sources.first(where: { !AllowedKey.isValidSourcePattern($0) }) {
+            throw ValidationError("--source '\(bad)' is not a source pattern: use a source like pos/S017/T02, or a prefix ending in * like pos/S017/*")
         }
         var keys = try allowed()
         if let existing = keys.first(where: { $0.kind == kind && $0.name == name }) {
@@ -142,13 +149,13 @@ struct KeyStore {
         let entry: AllowedKey
         if let publicKey {
             guard Z85.isKey(publicKey) else { throw ValidationError("--public-key must be 40 Z85 characters, got \(publicKey.utf8.count)") }
-            entry = AllowedKey(kind: kind, name: name, publicKey: publicKey)
+            entry = AllowedKey(kind: kind, name: name, publicKey: publicKey, sources: sources)
             try CurveKeyFile.writeFile(layout.base(kind: kind, name: name) + ".key",
                                        "#   \(kind.rawValue) \(name)\n\nmetadata\ncurve\n    public-key = \"\(publicKey)\"\n", mode: 0o644)
         } else {
             let pair = try CurveKeyPair.generate()
             try CurveKeyFile.write(pair, base: layout.base(kind: kind, name: name), comment: "\(kind.rawValue) \(name)")
-            entry = AllowedKey(kind: kind, name: name, publicKey: pair.publicKey)
+            entry = AllowedKey(kind: kind, name: name, publicKey: pair.publicKey, sources: sources)
         }
         keys.append(entry)
         try AllowList.write(keys, to: layout.allowListPath)
@@ -174,8 +181,9 @@ struct KeyStore {
         guard let data = FileManager.default.contents(atPath: layout.revokedPath) else { return [] }
         return String(decoding: data, as: UTF8.self).split(separator: "\n").compactMap { line in
             let fields = line.split(separator: " ")
-            guard fields.count >= 5 else { return nil }
-            return "\(fields[0].padding(toLength: 8, withPad: " ", startingAt: 0)) \(fields[2])  \(fields[1])  revoked \(fields[4])"
+            // kind name key [sources…] revoked stamp
+            guard fields.count >= 5, let revoked = fields.lastIndex(of: "revoked"), revoked + 1 < fields.count else { return nil }
+            return "\(fields[0].padding(toLength: 8, withPad: " ", startingAt: 0)) \(fields[2])  \(fields[1])  revoked \(fields[revoked + 1])"
         }
     }
 }

@@ -106,14 +106,34 @@ public struct AllowedKey: Sendable, Equatable {
     public var kind: Kind
     public var name: String
     public var publicKey: String
+    /// For a terminal: the event sources it may publish under, each exact (`pos/S017/T02`) or a
+    /// prefix ending in `*` (`pos/S017/*`); empty, any source but a plugin's.
+    public var sources: [String]
 
-    public init(kind: Kind, name: String, publicKey: String) {
+    public init(kind: Kind, name: String, publicKey: String, sources: [String] = []) {
         self.kind = kind
         self.name = name
         self.publicKey = publicKey
+        self.sources = sources
     }
 
-    public var line: String { "\(kind.rawValue) \(name) \(publicKey)" }
+    public var line: String { (["\(kind.rawValue) \(name) \(publicKey)"] + sources).joined(separator: " ") }
+
+    /// A source pattern: 1–128 printable ASCII characters without spaces, with `*` at most once,
+    /// at the end.
+    public static func isValidSourcePattern(_ pattern: String) -> Bool {
+        let bytes = Array(pattern.utf8)
+        guard !bytes.isEmpty, bytes.count <= 128, bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return false }
+        guard let star = bytes.firstIndex(of: UInt8(ascii: "*")) else { return true }
+        return star == bytes.count - 1 && bytes.count > 1
+    }
+
+    /// Whether `source` is one of `patterns` (exact, or the prefix of a pattern ending in `*`).
+    public static func source(_ source: String, matches patterns: [String]) -> Bool {
+        patterns.contains { pattern in
+            pattern.hasSuffix("*") ? source.hasPrefix(pattern.dropLast()) : source == pattern
+        }
+    }
 
     /// Names of terminals and plugins: letters, digits, '-', '_' and '.', 1–64 characters.
     public static func isValidName(_ name: String) -> Bool {
@@ -134,9 +154,16 @@ public enum AllowList {
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             guard fields.count >= 3, let kind = AllowedKey.Kind(rawValue: fields[0]), AllowedKey.isValidName(fields[1]),
                   Z85.isKey(fields[2]) else {
-                throw CurveKeyError("\(file):\(number + 1): expected 'terminal|plugin <name> <40-character Z85 public key>', got '\(line.prefix(120))'")
+                throw CurveKeyError("\(file):\(number + 1): expected 'terminal|plugin <name> <40-character Z85 public key> [sources…]', got '\(line.prefix(120))'")
             }
-            keys.append(AllowedKey(kind: kind, name: fields[1], publicKey: fields[2]))
+            let sources = Array(fields.dropFirst(3))
+            if let bad = sources.first(where: { !AllowedKey.isValidSourcePattern($0) }) {
+                throw CurveKeyError("\(file):\(number + 1): '\(bad.prefix(130))' is not a source pattern: use a source like pos/S017/T02, or a prefix ending in * like pos/S017/*")
+            }
+            if kind == .plugin && !sources.isEmpty {
+                throw CurveKeyError("\(file):\(number + 1): a plugin key takes no sources (a plugin publishes under plugin/\(fields[1]) only)")
+            }
+            keys.append(AllowedKey(kind: kind, name: fields[1], publicKey: fields[2], sources: sources))
         }
         return keys
     }
@@ -149,7 +176,7 @@ public enum AllowList {
     }
 
     public static func write(_ keys: [AllowedKey], to path: String) throws(CurveKeyError) {
-        let text = "# Public keys the bus accepts (CURVE + ZAP). Managed by `loyalty keys`; the bus re-reads\n# this file when it changes, so a removed key is refused from its next connection.\n# kind name public-key\n"
+        let text = "# Public keys the bus accepts (CURVE + ZAP). Managed by `loyalty keys`; the bus re-reads\n# this file when it changes, so a removed key is refused from its next connection.\n# kind name public-key [sources a terminal may publish under: pos/S017/T02, or pos/S017/*]\n"
             + keys.map { $0.line + "\n" }.joined()
         try CurveKeyFile.writeFile(path, text, mode: 0o644)
     }

@@ -175,7 +175,46 @@ import ZeroMQ
         #expect(try fixture.bus.journal.count() == 1)
     }
 
+    @Test func aTerminalListedWithSourcesPublishesUnderThoseOnly() throws {
+        let terminal = try CurveKeyPair.generate()
+        let fixture = try CurveBus(allowed: [AllowedKey(kind: .terminal, name: "store-1-till-1", publicKey: terminal.publicKey,
+                                                        sources: ["pos/S001/T1", "kiosk/S001/*"])])
+        let client = try fixture.client(terminal)
+        func publish(_ id: String, _ source: String) throws -> Ack {
+            try client.publish(Self.envelope(id: id, type: "purchase", source: source), eventId: id, attemptTimeoutMilliseconds: 2000, maxAttempts: 1)
+        }
+        #expect(try publish("S001-T1-1", "pos/S001/T1").status == .stored)
+        #expect(try publish("S001-K-1", "kiosk/S001/K7").status == .stored)
+        // Another till's receipts, passed off from this one.
+        let other = try publish("S001-T2-1", "pos/S001/T2")
+        #expect(other.code == "not_permitted")
+        #expect(other.message == "the terminal key 'store-1-till-1' may publish under pos/S001/T1, kiosk/S001/* only, not 'pos/S001/T2'")
+        #expect(try publish("S001-T1x-1", "pos/S001/T1x").code == "not_permitted", "an exact source is not a prefix")
+        #expect(try fixture.bus.journal.count() == 2)
+    }
+
+    @Test func allowListSourcesRoundTripAndBadOnesAreRefusedWithTheirLine() throws {
+        let directory = try TemporaryDirectory("allow-list")
+        defer { directory.remove() }
+        let key = try CurveKeyPair.generate().publicKey
+        let keys = [AllowedKey(kind: .terminal, name: "till-1", publicKey: key, sources: ["pos/S001/T1", "pos/S002/*"]),
+                    AllowedKey(kind: .plugin, name: "points-accrual", publicKey: key)]
+        try AllowList.write(keys, to: directory.path + "/allowed.txt")
+        #expect(try AllowList.read(directory.path + "/allowed.txt") == keys)
+        #expect(throws: CurveKeyError("a.txt:2: 'pos/*/T1' is not a source pattern: use a source like pos/S017/T02, or a prefix ending in * like pos/S017/*")) {
+            try AllowList.parse("# x\nterminal t \(key) pos/*/T1\n", file: "a.txt")
+        }
+        #expect(throws: CurveKeyError("a.txt:1: a plugin key takes no sources (a plugin publishes under plugin/p only)")) {
+            try AllowList.parse("plugin p \(key) pos/S001/T1\n", file: "a.txt")
+        }
+        #expect(!AllowedKey.isValidSourcePattern("*"))
+        #expect(!AllowedKey.isValidSourcePattern("pos/S001/T1 x"))
+        #expect(AllowedKey.source("pos/S002/T9", matches: ["pos/S002/*"]))
+        #expect(!AllowedKey.source("pos/S0021/T9", matches: ["pos/S002/*"]))
+    }
+
     @Test func senderFromTheZapUserId() {
+        #expect(Sender(userId: "terminal:till-1 pos/S001/T1 pos/S002/*") == Sender(kind: .terminal, name: "till-1", sources: ["pos/S001/T1", "pos/S002/*"]))
         #expect(Sender(userId: "terminal:store-17-till-2") == Sender(kind: .terminal, name: "store-17-till-2"))
         #expect(Sender(userId: "plugin:points-accrual") == Sender(kind: .plugin, name: "points-accrual"))
         #expect(Sender(userId: "plugin:a:b")?.name == "a:b")
