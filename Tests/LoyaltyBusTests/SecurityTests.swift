@@ -45,10 +45,28 @@ import ZeroMQ
             return try? client.publish(body, eventId: "S001-T1-\(receipt)", attemptTimeoutMilliseconds: 700, maxAttempts: 2)
         }
 
+        /// Publishes an event of any type and source once; the bus's ack (throws when none came).
+        func publish(_ client: BusClient, id: String, type: String = "purchase", source: String) throws -> Ack {
+            try client.publish(SecurityTests.envelope(id: id, type: type, source: source), eventId: id,
+                               attemptTimeoutMilliseconds: 2000, maxAttempts: 1)
+        }
+
         deinit {
             bus.stop()
             directory.remove()
         }
+    }
+
+    /// An event as a peer would publish it, of any type and source.
+    static func envelope(id: String, type: String, source: String) -> [UInt8] {
+        if type == "purchase" {
+            var purchase = Sample.purchase(receipt: 90)
+            purchase = EventEnvelope(version: 1, eventId: id, type: type, occurredAt: purchase.occurredAt, source: source, seq: nil,
+                                     payload: purchase.payload)
+            return Sample.bytes(purchase)
+        }
+        return EventCodec.encode(EventEnvelope(version: 1, eventId: id, type: type, occurredAt: Timestamp(epochMilliseconds: 1_790_000_000_000),
+                                               source: source, seq: nil, payload: .derived(["customerId": .string("C000001"), "points": .int(1000)])))
     }
 
     @Test func allowedKeyIsStoredAndUnknownKeyIsRefused() throws {
@@ -119,34 +137,19 @@ import ZeroMQ
         #expect(batch.events.map(\.seq) == [1])
     }
 
-    /// An event as a peer would publish it, of any type and source.
-    static func envelope(id: String, type: String, source: String) -> [UInt8] {
-        if type == "purchase" {
-            var purchase = Sample.purchase(receipt: 90)
-            purchase = EventEnvelope(version: 1, eventId: id, type: type, occurredAt: purchase.occurredAt, source: source, seq: nil,
-                                     payload: purchase.payload)
-            return Sample.bytes(purchase)
-        }
-        return EventCodec.encode(EventEnvelope(version: 1, eventId: id, type: type, occurredAt: Timestamp(epochMilliseconds: 1_790_000_000_000),
-                                               source: source, seq: nil, payload: .derived(["customerId": .string("C000001"), "points": .int(1000)])))
-    }
-
     @Test func aTerminalKeyPublishesWhatTillsProduceOnlyAndOffersNoService() throws {
         let terminal = try CurveKeyPair.generate()
         let fixture = try CurveBus(allowed: [AllowedKey(kind: .terminal, name: "till-1", publicKey: terminal.publicKey)])
         let client = try fixture.client(terminal)
-        func publish(_ id: String, _ type: String, _ source: String) throws -> Ack {
-            try client.publish(Self.envelope(id: id, type: type, source: source), eventId: id, attemptTimeoutMilliseconds: 2000, maxAttempts: 1)
-        }
-        #expect(try publish("S001-T1-1", "purchase", "pos/S001/T1").status == .stored)
+        #expect(try fixture.publish(client, id: "S001-T1-1", type: "purchase", source: "pos/S001/T1").status == .stored)
         // Minting points, or a reward, with a till's key: refused, and said why.
-        let minted = try publish("forged-1", "points.accrued", "plugin/points-accrual")
+        let minted = try fixture.publish(client, id: "forged-1", type: "points.accrued", source: "plugin/points-accrual")
         #expect(minted.status == .rejected)
         #expect(minted.code == "not_permitted")
         #expect(minted.message.contains("'till-1'") && minted.message.contains("points.accrued"))
-        #expect(try publish("forged-2", "reward.granted", "pos/S001/T1").code == "not_permitted")
+        #expect(try fixture.publish(client, id: "forged-2", type: "reward.granted", source: "pos/S001/T1").code == "not_permitted")
         // Nor a till's event dressed as a plugin's.
-        #expect(try publish("S001-T1-2", "purchase", "plugin/points-accrual").code == "not_permitted")
+        #expect(try fixture.publish(client, id: "S001-T1-2", type: "purchase", source: "plugin/points-accrual").code == "not_permitted")
         #expect(try fixture.bus.journal.count() == 1)
 
         // Registering as the worker behind a service.
@@ -164,14 +167,11 @@ import ZeroMQ
         let plugin = try CurveKeyPair.generate()
         let fixture = try CurveBus(allowed: [AllowedKey(kind: .plugin, name: "points-accrual", publicKey: plugin.publicKey)])
         let client = try fixture.client(plugin)
-        func publish(_ id: String, _ type: String, _ source: String) throws -> Ack {
-            try client.publish(Self.envelope(id: id, type: type, source: source), eventId: id, attemptTimeoutMilliseconds: 2000, maxAttempts: 1)
-        }
-        #expect(try publish("p-1", "points.accrued", "plugin/points-accrual").status == .stored)
-        let other = try publish("p-2", "reward.granted", "plugin/reward-rules")
+        #expect(try fixture.publish(client, id: "p-1", type: "points.accrued", source: "plugin/points-accrual").status == .stored)
+        let other = try fixture.publish(client, id: "p-2", type: "reward.granted", source: "plugin/reward-rules")
         #expect(other.code == "not_permitted")
         #expect(other.message.contains("plugin/points-accrual"))
-        #expect(try publish("S001-T1-3", "purchase", "pos/S001/T1").code == "not_permitted")
+        #expect(try fixture.publish(client, id: "S001-T1-3", type: "purchase", source: "pos/S001/T1").code == "not_permitted")
         #expect(try fixture.bus.journal.count() == 1)
     }
 
@@ -180,16 +180,13 @@ import ZeroMQ
         let fixture = try CurveBus(allowed: [AllowedKey(kind: .terminal, name: "store-1-till-1", publicKey: terminal.publicKey,
                                                         sources: ["pos/S001/T1", "kiosk/S001/*"])])
         let client = try fixture.client(terminal)
-        func publish(_ id: String, _ source: String) throws -> Ack {
-            try client.publish(Self.envelope(id: id, type: "purchase", source: source), eventId: id, attemptTimeoutMilliseconds: 2000, maxAttempts: 1)
-        }
-        #expect(try publish("S001-T1-1", "pos/S001/T1").status == .stored)
-        #expect(try publish("S001-K-1", "kiosk/S001/K7").status == .stored)
+        #expect(try fixture.publish(client, id: "S001-T1-1", source: "pos/S001/T1").status == .stored)
+        #expect(try fixture.publish(client, id: "S001-K-1", source: "kiosk/S001/K7").status == .stored)
         // Another till's receipts, passed off from this one.
-        let other = try publish("S001-T2-1", "pos/S001/T2")
+        let other = try fixture.publish(client, id: "S001-T2-1", source: "pos/S001/T2")
         #expect(other.code == "not_permitted")
         #expect(other.message == "the terminal key 'store-1-till-1' may publish under pos/S001/T1, kiosk/S001/* only, not 'pos/S001/T2'")
-        #expect(try publish("S001-T1x-1", "pos/S001/T1x").code == "not_permitted", "an exact source is not a prefix")
+        #expect(try fixture.publish(client, id: "S001-T1x-1", source: "pos/S001/T1x").code == "not_permitted", "an exact source is not a prefix")
         #expect(try fixture.bus.journal.count() == 2)
     }
 
