@@ -140,16 +140,9 @@ struct HTTPTestError: Error, CustomStringConvertible {
 
     @Test(.timeLimit(.minutes(1))) func aBusyPortIsRefusedWithWhatToDo() async throws {
         // Hold a loopback port, then ask the dashboard to listen on it.
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let (fd, port) = boundLoopbackSocket()
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
         #expect(listen(fd, 1) == 0)
-        let port = Int(UInt16(bigEndian: address.sin_port))
         let root = try TemporaryDirectory("dashboard-busy")
         defer { root.remove() }
         var configuration = LoyaltyConfiguration.embeddedDefaults(root: root.path)
