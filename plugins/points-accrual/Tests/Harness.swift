@@ -59,8 +59,16 @@ final class Harness {
         }
     }
 
+    /// The balance as `points.balance` answers it (the service thread's own connection), checked
+    /// against the same figures read through GRDB, so every test that asks a balance holds both.
     func balance(_ customer: String, at now: Int64) throws -> Balance {
-        try pool.read { db in try Balance.of(customer, at: now, shortfall: plugin.rules.current.earning?.shortfall ?? .clawback, in: db) }
+        let shortfall = plugin.rules.current.earning?.shortfall ?? .clawback
+        let viaGRDB = try pool.read { db in try Balance.of(customer, at: now, shortfall: shortfall, in: db) }
+        let viaService = try Balance.of(customer, at: now, shortfall: shortfall, reader: plugin.balanceReader, pool: pool)
+        guard viaService == viaGRDB else {
+            throw HarnessError(message: "points.balance read \(viaService) but the ledger through GRDB says \(viaGRDB)")
+        }
+        return viaService
     }
 
     func emitted(_ type: String) -> [JSONObject] { emitted.filter { $0.type == type }.map(\.payload) }

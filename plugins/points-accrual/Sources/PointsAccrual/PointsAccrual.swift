@@ -15,6 +15,8 @@ public struct PointsAccrualPlugin: LoyaltyPlugin {
                                       "tier.changed", "reward.granted", "campaign.redeemed"]
     public let rules: LiveRules
     let schedule = SweepSchedule()
+    /// `points.balance`'s own connection: asked at every till, so kept off GRDB's pool.
+    let balanceReader = ServiceReader()
 
     public init(rules: LiveRules = LiveRules()) {
         self.rules = rules
@@ -113,6 +115,7 @@ public struct PointsAccrualPlugin: LoyaltyPlugin {
     public var services: [String: ServiceHandler] {
         let rules = self.rules
         let name = self.name
+        let reader = self.balanceReader
         return [
             "points.balance": { request, pool in
                 guard case .object(let query)? = try? JSONParser.parse(request.body),
@@ -120,9 +123,8 @@ public struct PointsAccrualPlugin: LoyaltyPlugin {
                     return .error("expected a JSON object with \"customerId\", e.g. {\"customerId\":\"C000042\"}")
                 }
                 let book = rules.current
-                let balance = try pool.read { db in
-                    try Balance.of(customerId, at: Timestamp.now().epochMilliseconds, shortfall: book.earning?.shortfall ?? .clawback, in: db)
-                }
+                let balance = try Balance.of(customerId, at: Timestamp.now().epochMilliseconds, shortfall: book.earning?.shortfall ?? .clawback,
+                                             reader: reader, pool: pool)
                 return .ok(JSONWriter.serialize(balance.json))
             },
             "points.redeem": { request, pool in
