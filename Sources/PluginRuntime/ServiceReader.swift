@@ -172,6 +172,7 @@ public struct ResultRow {
     public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
     public func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
     public func bool(_ column: Int32) -> Bool { int64(column) != 0 }
+    public func optionalDouble(_ column: Int32) -> Double? { isNull(column) ? nil : sqlite3_column_double(statement, column) }
 
     public func optionalText(_ column: Int32) -> String? {
         guard let text = sqlite3_column_text(statement, column) else { return nil }

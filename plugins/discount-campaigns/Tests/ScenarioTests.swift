@@ -317,6 +317,28 @@ private let header = """
         }
     }
 
+    /// A quote's first sight of a customer reads the row through the service thread's own
+    /// connection: every field as the event thread's GRDB read sees it.
+    @Test func theServiceConnectionReadsTheCustomerRowAsGRDBDoes() throws {
+        let h = try Harness(rules: Self.rules)
+        func derived(_ id: String, _ type: String, _ payload: JSONObject) -> EventEnvelope {
+            EventEnvelope(eventId: id, type: type, occurredAt: Timestamp.parse("2026-11-27T11:00:00+01:00")!, source: "plugin/x", payload: .derived(payload))
+        }
+        try h.apply(derived("e1", "points.accrued", ["customerId": "C9", "points": 10, "tier": "gold"]),
+                    derived("e2", "customer.scored", ["customerId": "C9", "clv": 900_000, "clvPercentile": 95.5, "pAlive": 0.25]),
+                    derived("e3", "tier.changed", ["customerId": "C9", "from": "gold", "to": "silver"]),
+                    derived("e4", "points.accrued", ["customerId": "C8", "points": 10]))
+        let reader = ServiceReader()
+        for id in ["C9", "C8", "C-unknown"] {
+            let viaGRDB = try h.pool.read { db in try CustomerRow.fetch(id, in: db) }
+            let viaService = try CustomerRow.fetch(id, reader: reader, pool: h.pool)
+            #expect(viaService == viaGRDB, "\(id)")
+        }
+        let c9 = try CustomerRow.fetch("C9", reader: reader, pool: h.pool)
+        #expect(c9?.tier == "silver" && c9?.tierKept == true && c9?.clvPercentile == 95.5 && c9?.pAlive == 0.25)
+        #expect(try CustomerRow.fetch("C-unknown", reader: reader, pool: h.pool) == nil)
+    }
+
     @Test func aCustomerFirstQuotedUnknownIsSeenOnceTheirPurchaseCommits() throws {
         let h = try Harness(rules: header + """
             campaigns:

@@ -1,5 +1,6 @@
 import GRDB
 import LoyaltyRules
+import PluginRuntime
 import Synchronization
 
 /// What campaign targets know of a customer.
@@ -17,12 +18,28 @@ struct CustomerRow: Sendable, Equatable {
     var pAlive: Double?
     var lastNps: Int64?
 
+    static let selectSQL = """
+        SELECT visits, spend, firstVisit, lastVisit, tier, tierKept, clv, clvPercentile, pAlive, lastNps FROM customers WHERE customerId = ?
+        """
+
     static func fetch(_ id: String, in db: Database) throws -> CustomerRow? {
-        guard let row = try Row.fetchOne(db.cachedStatement(sql: """
-            SELECT visits, spend, firstVisit, lastVisit, tier, tierKept, clv, clvPercentile, pAlive, lastNps FROM customers WHERE customerId = ?
-            """), arguments: [id]) else { return nil }
+        guard let row = try Row.fetchOne(db.cachedStatement(sql: selectSQL), arguments: [id]) else { return nil }
         return CustomerRow(visits: row[0], spend: row[1], firstVisit: row[2], lastVisit: row[3], tier: row[4], tierKept: row[5],
                            clv: row[6], clvPercentile: row[7], pAlive: row[8], lastNps: row[9])
+    }
+
+    /// The same row through the service thread's own connection: a quote's first sight of a
+    /// customer, at the till (see `ServiceReader`).
+    static func fetch(_ id: String, reader: ServiceReader, pool: DatabasePool) throws -> CustomerRow? {
+        try reader.read(pool) { transaction in
+            var found: CustomerRow?
+            try transaction.forEachRow(selectSQL, [.text(id)]) { row in
+                found = CustomerRow(visits: row.int64(0), spend: row.int64(1), firstVisit: row.optionalInt64(2), lastVisit: row.optionalInt64(3),
+                                    tier: row.optionalText(4), tierKept: row.bool(5), clv: row.optionalDouble(6),
+                                    clvPercentile: row.optionalDouble(7), pAlive: row.optionalDouble(8), lastNps: row.optionalInt64(9))
+            }
+            return found
+        }
     }
 
     func save(_ id: String, in db: Database) throws {
@@ -183,6 +200,8 @@ struct Changes: Sendable {
 /// the service thread (which reads them per quote). Loaded from the tables on first use.
 final class Memory: Sendable {
     private let state = Mutex<Counters?>(nil)
+    /// A quote's read of a customer not seen yet, off GRDB's pool.
+    private let reader = ServiceReader()
     /// Commits published so far; a load that saw a commit happen while it read starts again.
     private let commits = Atomic<Int>(0)
 
@@ -215,7 +234,7 @@ final class Memory: Sendable {
             return (nil, counters?.absent.contains(customerId) ?? false)
         }
         if known { return cached }
-        guard let row = try pool.read({ db in try CustomerRow.fetch(customerId, in: db) }) else {
+        guard let row = try CustomerRow.fetch(customerId, reader: reader, pool: pool) else {
             state.withLock { counters in
                 if counters != nil && counters!.absent.count < Counters.maxAbsent { counters!.absent.insert(customerId) }
             }
