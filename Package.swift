@@ -265,6 +265,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
+        // The CLI's own tests (help texts), on the executable target through @testable import.
+        .testTarget(name: "LoyaltyCLITests", dependencies: [
+            "LoyaltyCLI", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
         .testTarget(name: "IntegrationTests", dependencies: [
             "LoyaltyWire", "LoyaltyTestSupport", "LoyaltyEvents", "LoyaltySimulation", "ZeroMQ", "LoyaltyRules",
             "LoyaltyMetrics", "LoyaltyConfig",

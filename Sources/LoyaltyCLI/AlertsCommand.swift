@@ -14,17 +14,22 @@ struct AlertsCommand: ParsableCommand {
         commandName: "alerts",
         abstract: "Show satisfaction alerts as they are raised and resolved, live, optionally starting from history.",
         discussion: """
-            Prints the alert.raised, alert.resolved and alert.config events of the journal: what is
+            Prints the alert.raised, alert.resolved and alert.config events of the journal: what is \
             wrong, where, how serious, and what to do. Follows new alerts until Ctrl-C (exit status 0).
 
             Examples:
-              loyalty alerts                                    # live from now on
-              loyalty alerts --since 24h                        # the last 24 hours, then live
-              loyalty alerts --since 7d --no-follow --json      # a week of alerts as JSON lines, then exit
-              loyalty alerts --store S001 --severity high       # S001's alerts of severity high or critical
+              # live from now on
+              loyalty alerts
+              # the last 24 hours, then live
+              loyalty alerts --since 24h
+              # a week of alerts as JSON lines, then exit
+              loyalty alerts --since 7d --no-follow --json
+              # S001's alerts of severity high or critical
+              loyalty alerts --store S001 --severity high
+              # churn-risk and valuable-detractor alerts only
               loyalty alerts --type churn-risk --type valuable-detractor
 
-            With --since, every alert printed comes from the journal in order: none is missed or
+            With --since, every alert printed comes from the journal in order: none is missed or \
             printed twice when alerts arrive while the history is being read.
             """
     )

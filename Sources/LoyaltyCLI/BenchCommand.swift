@@ -22,7 +22,7 @@ struct BusBenchCommand: ParsableCommand {
         commandName: "bus",
         abstract: "Measure the bus: durable ingest throughput, ack latency at a fixed rate, and libzmq's raw loopback rate for comparison.",
         discussion: """
-            Runs a bus in this process on 127.0.0.1 with a journal in a temporary folder (deleted after),
+            Runs a bus in this process on 127.0.0.1 with a journal in a temporary folder (deleted after), \
             and clients on their own threads. Build with -c release for meaningful figures:
               swift run -c release loyalty bench
             """

@@ -14,13 +14,13 @@ struct CampaignsBenchCommand: ParsableCommand {
         commandName: "campaigns",
         abstract: "Measure campaign.quote through the bus at a fixed rate (target: p99 ≤ 1 ms at 1,000 quotes/s).",
         discussion: """
-            In a temporary folder: starts `loyalty bus` and the `discount-campaigns` plugin as processes (as
-            `loyalty up` would) with a rule file of 24 campaigns of every kind (percent, amount, buy X get Y,
-            points multiplier, coupon codes, schedules, tiers, budgets, groups, exclusive), then asks for
-            quotes of random baskets (1-8 lines) of random customers at a fixed rate, as tills send them:
-            spread over --tills connections, each sent when due whatever is still unanswered, each timed
-            from when it was due to its reply (so a stall is not hidden). Then the same from one client
-            that waits for each answer before the next (a slow answer makes every later request late),
+            In a temporary folder: starts `loyalty bus` and the `discount-campaigns` plugin as processes (as \
+            `loyalty up` would) with a rule file of 24 campaigns of every kind (percent, amount, buy X get Y, \
+            points multiplier, coupon codes, schedules, tiers, budgets, groups, exclusive), then asks for \
+            quotes of random baskets (1-8 lines) of random customers at a fixed rate, as tills send them: \
+            spread over --tills connections, each sent when due whatever is still unanswered, each timed \
+            from when it was due to its reply (so a stall is not hidden). Then the same from one client \
+            that waits for each answer before the next (a slow answer makes every later request late), \
             and a trivial service on the same path. Build with -c release:
               swift build -c release && .build/release/loyalty bench campaigns
             """

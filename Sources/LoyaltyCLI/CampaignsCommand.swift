@@ -29,8 +29,10 @@ struct CampaignsCommand: ParsableCommand {
             abstract: "Generate random codes (system secure random), register them with the plugin, and write them out.",
             discussion: """
                 Examples:
-                  loyalty campaigns codes generate --campaign welcome-50 --count 5000 --output codes.csv
-                  loyalty campaigns codes generate --campaign staff --count 10 --prefix STAFF- --max-uses 100
+                  loyalty campaigns codes generate --campaign welcome-50 --count 5000 \\
+                      --output codes.csv
+                  loyalty campaigns codes generate --campaign staff --count 10 \\
+                      --prefix STAFF- --max-uses 100
                 """
         )
         @OptionGroup var options: GlobalOptions
@@ -77,6 +79,7 @@ struct CampaignsCommand: ParsableCommand {
             abstract: "Register codes from a file (one a line, or the first column of a CSV; a header line 'code' is skipped).",
             discussion: """
                 Codes are compared ignoring case and stored in upper case. Importing the same file twice changes nothing.
+
                 Example:
                   loyalty campaigns codes import --campaign welcome-50 partner-codes.csv
                 """
@@ -149,6 +152,7 @@ struct CampaignsReport: ParsableCommand {
         abstract: "Per campaign: redemptions, discount given, budget and redemptions left, codes used (from the discount-campaigns plugin).",
         discussion: """
             Money is in minor units of the rules' currency in --json, in whole units in the table.
+
             Examples:
               loyalty report campaigns
               loyalty report campaigns --json

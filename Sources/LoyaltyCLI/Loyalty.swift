@@ -8,6 +8,7 @@ struct Loyalty: AsyncParsableCommand {
         discussion: """
             Start everything on the embedded defaults (SQLite under var/, loopback endpoints):
               loyalty up
+
             Then, in another terminal, feed it a synthetic chain and look:
               loyalty pos simulate --count 10000
               loyalty status

@@ -13,11 +13,11 @@ struct PointsBenchCommand: ParsableCommand {
         commandName: "points",
         abstract: "Measure the points plugin: replaying a pre-filled journal of purchases, and points.balance latency through the bus.",
         discussion: """
-            In a temporary folder: writes a journal of synthetic purchases, starts `loyalty bus` and
-            the `points-accrual` plugin as processes (as `loyalty up` would), times the plugin from
-            its start until it has applied the whole journal, then asks `points.balance` for random
-            customers at a fixed rate, spread over --tills connections and each sent when due whatever
-            is still unanswered, then from one client waiting for each answer, and reports the latency.
+            In a temporary folder: writes a journal of synthetic purchases, starts `loyalty bus` and \
+            the `points-accrual` plugin as processes (as `loyalty up` would), times the plugin from \
+            its start until it has applied the whole journal, then asks `points.balance` for random \
+            customers at a fixed rate, spread over --tills connections and each sent when due whatever \
+            is still unanswered, then from one client waiting for each answer, and reports the latency. \
             Latency is measured from when each request was due, so a stall is not hidden. Build with -c release:
               swift build -c release && .build/release/loyalty bench points
             """

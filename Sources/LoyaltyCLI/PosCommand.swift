@@ -20,9 +20,11 @@ struct PosSendCommand: ParsableCommand {
         abstract: "Send one purchase (from flags) or any event (from JSON), retrying with the same eventId until acknowledged.",
         discussion: """
             Exit status: 0 stored or duplicate, 2 refused (the reason is printed), 3 no acknowledgement.
+
             Examples:
-              loyalty pos send --store S001 --terminal T1 --receipt 000123 --customer C000042 \\
-                               --line COF-001:coffee:2:3900 --line BAK-001:bakery:1:2500
+              loyalty pos send --store S001 --terminal T1 --receipt 000123 \\
+                  --customer C000042 --line COF-001:coffee:2:3900 \\
+                  --line BAK-001:bakery:1:2500
               loyalty pos send --json event.json
               echo '{"v":1,...}' | loyalty pos send --json -
             """

@@ -19,6 +19,7 @@ struct CustomersReport: ParsableCommand {
         abstract: "Top customers by CLV, and the CLV distribution per RFM segment (from the customer-scoring plugin).",
         discussion: """
             CLV is 12 months ahead at 1 %/month, in minor units of the purchases' currency (BG/NBD × Gamma-Gamma).
+
             Examples:
               loyalty report customers --top 20
               loyalty report customers --json

@@ -8,7 +8,9 @@ struct RequestCommand: ParsableCommand {
         commandName: "request",
         abstract: "Call a plugin's service through the bus and print the reply.",
         discussion: """
-            Example: loyalty request store-counter.count '{"storeId":"S001"}'
+            Example:
+              loyalty request store-counter.count '{"storeId":"S001"}'
+
             Exit status: 0 ok, 2 the service refused (error), 3 unavailable or timeout.
             """
     )

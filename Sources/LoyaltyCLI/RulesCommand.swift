@@ -9,8 +9,8 @@ struct RulesCommand: AsyncParsableCommand {
         commandName: "rules",
         abstract: "Check rule files, and try changed rules on past events before they go live.",
         discussion: """
-            Rule files live in config/rules/ (see config/README.md). Running plugins reload them
-            within a second of a change; a file with an error is refused and the running rules
+            Rule files live in config/rules/ (see config/README.md). Running plugins reload them \
+            within a second of a change; a file with an error is refused and the running rules \
             stay in force. Check before saving:
               loyalty rules check
               loyalty rules simulate --rules my-draft/ --events var/journal.sqlite
@@ -24,8 +24,8 @@ struct RulesCheckCommand: ParsableCommand {
         commandName: "check",
         abstract: "Check rule files: YAML, keys, expressions, types, priorities. Exits 1 on any error.",
         discussion: """
-            Every problem is reported with its file, line and column, the line itself and a caret
-            under the mistake. Warnings (a rule another always pre-empts, a condition that can never
+            Every problem is reported with its file, line and column, the line itself and a caret \
+            under the mistake. Warnings (a rule another always pre-empts, a condition that can never \
             hold) do not fail the check unless --strict is given.
             """
     )

@@ -10,18 +10,19 @@ struct RulesSimulateCommand: ParsableCommand {
         commandName: "simulate",
         abstract: "Dry-run candidate rules over past events, beside what the current rules granted.",
         discussion: """
-            Nothing is written anywhere: customers' visits, points, tiers, reward history and
-            campaign budgets are rebuilt in memory from the events. The report shows, for the
-            current rules and the candidate rules, the points, rewards, discounts and alerts, what
+            Nothing is written anywhere: customers' visits, points, tiers, reward history and \
+            campaign budgets are rebuilt in memory from the events. The report shows, for the \
+            current rules and the candidate rules, the points, rewards, discounts and alerts, what \
             they cost, how many customers they reach, and each rule's share.
 
             Event sources (by file name):
               *.sqlite            the bus journal (default: the configured journal)
               *.jsonl, *.ndjson   one event envelope per line, as sent to the bus
               *.csv               transactions: customerId, occurredAt or date, total, and
-                                  optionally eventId, currency, storeId, sku, category, quantity
+                                  optionally eventId, currency, storeId, sku, category,
+                                  quantity
 
-            Customer scores (clv, clvPercentile, pAlive) are not known in a simulation; rules on
+            Customer scores (clv, clvPercentile, pAlive) are not known in a simulation; rules on \
             them do not fire, and the report says so.
             """
     )

@@ -14,9 +14,10 @@ struct SatisfactionReport: ParsableCommand {
         commandName: "satisfaction",
         abstract: "NPS per store and for the chain over rolling windows, with the trend against the window before (from the satisfaction plugin).",
         discussion: """
-            NPS = % promoters (9-10) minus % detractors (0-6), from -100 to 100. The trend compares each
-            window with the one just before it (the last 7 days against the 7 days before).
+            NPS = % promoters (9-10) minus % detractors (0-6), from -100 to 100. The trend compares each \
+            window with the one just before it (the last 7 days against the 7 days before). \
             Needs the satisfaction plugin running ('loyalty up' with it enabled).
+
             Examples:
               loyalty report satisfaction
               loyalty report satisfaction --window 7d --window 90d --store S001

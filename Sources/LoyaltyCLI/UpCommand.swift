@@ -11,10 +11,11 @@ struct UpCommand: AsyncParsableCommand {
         commandName: "up",
         abstract: "Start the bus and every enabled plugin, restart any that crashes, stop all on Ctrl-C or SIGTERM.",
         discussion: """
-            Reads config/loyalty.yaml (or the embedded defaults) and plugins/<name>/plugin.yaml for each
+            Reads config/loyalty.yaml (or the embedded defaults) and plugins/<name>/plugin.yaml for each \
             enabled plugin. State: var/run/supervisor.json; see it with `loyalty status`.
-            With --dashboard, also serves the web dashboard (alerts, NPS per store, top customers,
-            campaign budgets, plugin lag) at http://127.0.0.1:8080/. It has no authentication, so it
+
+            With --dashboard, also serves the web dashboard (alerts, NPS per store, top customers, \
+            campaign budgets, plugin lag) at http://127.0.0.1:8080/. It has no authentication, so it \
             listens on loopback only unless you pass --dashboard-allow-remote.
             """
     )
