@@ -90,12 +90,24 @@ public final class ServiceReader: @unchecked Sendable {
             do {
                 result = try body(&transaction)
             } catch {
-                _ = sqlite3_step(commit)   // a read transaction has nothing to undo
-                sqlite3_reset(commit)
+                end()
                 throw error
             }
-            try run(commit, sql: "COMMIT")
+            do {
+                try run(commit, sql: "COMMIT")
+            } catch {
+                end()
+                throw error
+            }
             return result
+        }
+
+        /// Ends the transaction whatever state it is in (a read has nothing to undo), so the next
+        /// `BEGIN` does not find one still open.
+        private func end() {
+            _ = sqlite3_step(commit)
+            sqlite3_reset(commit)
+            if sqlite3_get_autocommit(handle) == 0 { sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) }
         }
 
         func statement(_ sql: String) throws -> OpaquePointer {
