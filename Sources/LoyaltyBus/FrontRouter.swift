@@ -23,12 +23,12 @@ struct FrontRouter {
         let publisher: Socket
         do {
             router = try Socket(context: context, type: .router)
-            try router.set(configuration.serverSocketOptions)
+            try router.set(configuration.serverSocketOptions(.ingest))
             try router.set([.routerMandatory(true), .sendHighWaterMark(0), .receiveHighWaterMark(0),
                             .maximumMessageSize(Int64(configuration.limits.maxBytes) * 2 + 4096)])
             try router.bind(configuration.ingestEndpoint)
             publisher = try Socket(context: context, type: .pub)
-            try publisher.set(configuration.serverSocketOptions)
+            try publisher.set(configuration.serverSocketOptions(.publish))
             // Deep enough that a subscriber busy for a moment loses nothing; a subscriber that
             // still falls behind sees a gap in seq and catches up through replay.
             try publisher.set(.sendHighWaterMark(1_000_000))

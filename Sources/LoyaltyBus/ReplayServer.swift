@@ -4,6 +4,9 @@ import ZeroMQ
 
 /// Serves "events after seq N" from the journal on its own thread and read connection, so a
 /// plugin catching up never slows ingest. The client drives the pace: one batch per request.
+/// With CURVE, only a key that may read (plugin, reader, terminal with `+read`) is served; any
+/// other's request is answered `error`/`not_permitted` with what to do, so its client can say
+/// why instead of waiting for an answer that never comes.
 struct ReplayServer {
     let configuration: BusConfiguration
     let journal: Journal
@@ -15,7 +18,7 @@ struct ReplayServer {
         let router: Socket
         do {
             router = try Socket(context: context, type: .router)
-            try router.set(configuration.serverSocketOptions)
+            try router.set(configuration.serverSocketOptions(.replay))
             try router.set([.routerMandatory(true), .maximumMessageSize(64 * 1024)])
             try router.bind(configuration.replayEndpoint)
         } catch {
@@ -25,12 +28,23 @@ struct ReplayServer {
         startup.succeed()
         var poller = Poller()
         poller.add(router)
+        var warnings = WarningThrottle()
+        // With CURVE, who sent each request: the ZAP handler's user id for its connection.
+        let property = configuration.curve == nil ? nil : "User-Id"
         while !stop.isSet {
             do {
                 guard try poller.poll(timeoutMilliseconds: 200)[0].contains(.readable) else { continue }
-                while let frames = try router.receive(dontWait: true) {
+                while let (frames, userId) = try router.receive(dontWait: true, property: property) {
                     guard frames.count >= 2 else { continue }
-                    let reply = answer(frames)
+                    let reply: [Frame]
+                    if let property, let refusal = Self.refusal(userId: userId, property: property) {
+                        if warnings.shouldWarn(about: userId ?? "") {
+                            logger.warning("replay refused: \(refusal)")
+                        }
+                        reply = self.error("not_permitted", refusal)
+                    } else {
+                        reply = answer(frames)
+                    }
                     do {
                         try router.send([frames[0]] + reply, dontWait: true)
                     } catch let error where error.isHostUnreachable {
@@ -43,6 +57,14 @@ struct ReplayServer {
                 logger.error("replay: \(error)")
             }
         }
+    }
+
+    /// Why a CURVE peer may not replay; nil when it may. Fails closed on a missing user id.
+    static func refusal(userId: String?, property: String) -> String? {
+        guard let sender = userId.flatMap(Sender.init(userId:)) else {
+            return "this connection carries no allow-listed identity (\(property) '\(userId ?? "")'); the bus serves replay to allowed keys only"
+        }
+        return sender.readRefusal("replay")
     }
 
     private func answer(_ frames: [Frame]) -> [Frame] {

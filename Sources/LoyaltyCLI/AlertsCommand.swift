@@ -97,6 +97,7 @@ struct AlertsCommand: ParsableCommand {
         }
         // Subscribe before reading the history, so nothing published meanwhile goes unnoticed.
         let curve = try configuration.clientSocketOptions()
+        let key = configuration.security.curve ? configuration.security.clientKey : nil
         try subscriber.set(curve)
         try replay.set(curve)
         try subscriber.set([.receiveHighWaterMark(0), .subscribe(Array("alert.".utf8)), .subscribe(Array(WireCommand.headTopic.utf8))])
@@ -112,7 +113,7 @@ struct AlertsCommand: ParsableCommand {
             printer.cutoff = Self.sinceCutoff(since, now: now)
         } else {
             // Live only: start at the journal's head.
-            guard let head = try fetch(replay: replay, after: Int64.max / 2, endpoint: configuration.bus.replay)?.head else { return }
+            guard let head = try fetch(replay: replay, after: Int64.max / 2, endpoint: configuration.bus.replay, key: key)?.head else { return }
             cursor = head
         }
         // Every alert printed comes from the replay endpoint, in seq order, after the cursor; the
@@ -124,7 +125,7 @@ struct AlertsCommand: ParsableCommand {
         var wake = true
         while !alertsStopRequested.load(ordering: .relaxed) {
             if wake {
-                guard let reached = try drain(replay: replay, from: cursor, printer: &printer, endpoint: configuration.bus.replay) else {
+                guard let reached = try drain(replay: replay, from: cursor, printer: &printer, endpoint: configuration.bus.replay, key: key) else {
                     if !follow { throw ExitCode(3) }
                     continue
                 }
@@ -149,26 +150,35 @@ struct AlertsCommand: ParsableCommand {
     }
 
     /// One replay batch after `after`; nil (with a message) if the bus does not answer in 3 s.
-    private func fetch(replay: Socket, after: Int64, endpoint: String) throws -> ReplayBatch? {
+    /// - Parameter key: the CURVE key in use (`security.clientKey`), nil on a plaintext bus.
+    /// - Throws: `ExitCode(1)` when the bus says the key may not read: retrying cannot help.
+    private func fetch(replay: Socket, after: Int64, endpoint: String, key: String?) throws -> ReplayBatch? {
         switch try ReplayFetch.fetch(replay, after: after, topics: Self.topics, shouldStop: { alertsStopRequested.load(ordering: .relaxed) }) {
         case .batch(let batch):
             return batch
         case .refused(let reason):
             printError("loyalty alerts: the bus refused the replay request: \(reason)")
+            if reason.hasPrefix("not_permitted"), let key {
+                printError("loyalty alerts: the command-line key '\(key)' may not read the journal: run `loyalty keys init` on the bus host "
+                           + "(it gives that key +read), or set security.clientKey to a reader key (`loyalty keys add-reader NAME`)")
+                throw ExitCode(1)
+            }
             return nil
         case .noAnswer:
             if !alertsStopRequested.load(ordering: .relaxed) {
-                printError("loyalty alerts: no answer from the bus's replay endpoint \(endpoint) within 3 s; is 'loyalty up' running?\(follow ? " Retrying." : "")")
+                // A CURVE bus never answers a key it refuses: say so, since it looks like a bus that is down.
+                let curveHint = key.map { " With CURVE on, the bus also stays silent to a key it does not accept: check that '\($0)' is in the bus host's allowed.txt (`loyalty keys list`) and that this host has the bus's current bus.key." } ?? ""
+                printError("loyalty alerts: no answer from the bus's replay endpoint \(endpoint) within 3 s; is 'loyalty up' running?\(curveHint)\(follow ? " Retrying." : "")")
             }
             return nil
         }
     }
 
     /// Prints every alert after `from` up to the journal's head; returns the new cursor.
-    private func drain(replay: Socket, from: Int64, printer: inout AlertPrinter, endpoint: String) throws -> Int64? {
+    private func drain(replay: Socket, from: Int64, printer: inout AlertPrinter, endpoint: String, key: String?) throws -> Int64? {
         var cursor = from
         while !alertsStopRequested.load(ordering: .relaxed) {
-            guard let batch = try fetch(replay: replay, after: cursor, endpoint: endpoint) else { return nil }
+            guard let batch = try fetch(replay: replay, after: cursor, endpoint: endpoint, key: key) else { return nil }
             for event in batch.events where event.seq > cursor {
                 printer.show(event)
                 if printer.broken { return cursor }

@@ -7,8 +7,9 @@ public struct SecuritySettings: Sendable, Equatable {
     public var curve = false
     /// Absolute folder of keys and the allow-list (`loyalty keys`).
     public var keysDirectory: String
-    /// The terminal key command-line tools (`loyalty pos`, `request`, `alerts` …) connect with:
-    /// `<keysDir>/terminals/<clientKey>.key_secret`.
+    /// The key command-line tools (`loyalty pos`, `request`, `alerts` …) connect with:
+    /// `<keysDir>/terminals/<clientKey>.key_secret` (made with +read by `loyalty keys init`), or
+    /// else `<keysDir>/readers/<clientKey>.key_secret` on a host that only reads.
     public var clientKey = "cli"
 
     public init(keysDirectory: String) { self.keysDirectory = keysDirectory }
@@ -48,7 +49,7 @@ extension LoyaltyConfiguration {
         if let node = keys["clientKey"]?.value {
             let value = try reader.string(node, key: "clientKey")
             guard PluginManifest.isValidName(value) else {
-                throw reader.error("'clientKey' must be a key name made with `loyalty keys add-terminal NAME`, got '\(value)'", at: node)
+                throw reader.error("'clientKey' must be a key name made with `loyalty keys add-terminal NAME --read` or `loyalty keys add-reader NAME`, got '\(value)'", at: node)
             }
             settings.clientKey = value
         }

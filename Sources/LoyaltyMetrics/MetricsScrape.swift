@@ -97,7 +97,7 @@ public struct MetricsScrape: Sendable {
         guard configuration.security.curve else { return [] }
         let layout = KeyStoreLayout(directory: configuration.security.keysDirectory)
         return try CurveClientKeys.load(keysDirectory: layout.directory,
-                                        clientBase: layout.base(kind: .terminal, name: configuration.security.clientKey)).socketOptions
+                                        clientBase: layout.clientBase(name: configuration.security.clientKey)).socketOptions
     }
 
     static func escape(_ value: String) -> String {

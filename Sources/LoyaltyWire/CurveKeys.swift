@@ -100,30 +100,47 @@ public struct CurveKeyError: Error, Sendable, CustomStringConvertible, Equatable
     public init(_ description: String) { self.description = description }
 }
 
-/// One public key the bus accepts.
+/// One public key the bus accepts, and what it may do with it.
 public struct AllowedKey: Sendable, Equatable {
-    public enum Kind: String, Sendable, CaseIterable { case terminal, plugin }
+    /// - terminal: a till or kiosk; publishes purchases, returns and surveys and asks services;
+    ///   reads (subscribes, replays) only when registered with `+read`.
+    /// - plugin: publishes under `plugin/<name>`, offers services, reads.
+    /// - reader: a dashboard, a manager's `loyalty alerts`, a report host; reads and asks
+    ///   services, publishes nothing.
+    public enum Kind: String, Sendable, CaseIterable { case terminal, plugin, reader }
     public var kind: Kind
     public var name: String
     public var publicKey: String
     /// For a terminal: the event sources it may publish under, each exact (`pos/S017/T02`) or a
     /// prefix ending in `*` (`pos/S017/*`); empty, any source but a plugin's.
     public var sources: [String]
+    /// For a terminal: registered with `+read` (an operator's command-line tools, which both send
+    /// and read). Plugins and readers read anyway, and never carry the flag.
+    public var read: Bool
 
-    public init(kind: Kind, name: String, publicKey: String, sources: [String] = []) {
+    public init(kind: Kind, name: String, publicKey: String, sources: [String] = [], read: Bool = false) {
         self.kind = kind
         self.name = name
         self.publicKey = publicKey
         self.sources = sources
+        self.read = read
     }
 
-    public var line: String { (["\(kind.rawValue) \(name) \(publicKey)"] + sources).joined(separator: " ") }
+    /// Whether this key may subscribe to the publish endpoint and ask the replay endpoint.
+    public var mayRead: Bool { kind != .terminal || read }
 
-    /// A source pattern: 1–128 printable ASCII characters without spaces, with `*` at most once,
-    /// at the end.
+    /// The flag written after the public key for a terminal that may read.
+    public static let readFlag = "+read"
+
+    public var line: String {
+        (["\(kind.rawValue) \(name) \(publicKey)"] + (read ? [Self.readFlag] : []) + sources).joined(separator: " ")
+    }
+
+    /// A source pattern: 1–128 printable ASCII characters without spaces, not starting with `+`
+    /// (which marks a flag in allowed.txt), with `*` at most once, at the end.
     public static func isValidSourcePattern(_ pattern: String) -> Bool {
         let bytes = Array(pattern.utf8)
-        guard !bytes.isEmpty, bytes.count <= 128, bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return false }
+        guard !bytes.isEmpty, bytes.count <= 128, bytes[0] != UInt8(ascii: "+"), bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return false }
         guard let star = bytes.firstIndex(of: UInt8(ascii: "*")) else { return true }
         return star == bytes.count - 1 && bytes.count > 1
     }
@@ -135,7 +152,7 @@ public struct AllowedKey: Sendable, Equatable {
         }
     }
 
-    /// Names of terminals and plugins: letters, digits, '-', '_' and '.', 1–64 characters.
+    /// Names of terminals, plugins and readers: letters, digits, '-', '_' and '.', 1–64 characters.
     public static func isValidName(_ name: String) -> Bool {
         !name.isEmpty && name.utf8.count <= 64 && name.first != "." && name.unicodeScalars.allSatisfy {
             $0.isASCII && (CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_" || $0 == ".")
@@ -143,27 +160,42 @@ public struct AllowedKey: Sendable, Equatable {
     }
 }
 
-/// The allow-list file: one `kind name public-key` per line, `#` comments. Revoked keys are
-/// moved to `revoked.txt` beside it (`kind name public-key revokedAt`), for the record.
+/// The allow-list file: one `kind name public-key [+read] [sources…]` per line, `#` comments.
+/// A line written before readers and `+read` existed (`terminal cli <key>`) still loads, as a
+/// terminal that may publish but not read. Revoked keys are moved to `revoked.txt` beside it
+/// (the line, then `revoked <time>`), for the record.
 public enum AllowList {
     public static func parse(_ text: String, file: String) throws(CurveKeyError) -> [AllowedKey] {
         var keys: [AllowedKey] = []
         for (number, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.isEmpty || line.hasPrefix("#") { continue }
+            let at = "\(file):\(number + 1)"
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
             guard fields.count >= 3, let kind = AllowedKey.Kind(rawValue: fields[0]), AllowedKey.isValidName(fields[1]),
                   Z85.isKey(fields[2]) else {
-                throw CurveKeyError("\(file):\(number + 1): expected 'terminal|plugin <name> <40-character Z85 public key> [sources…]', got '\(line.prefix(120))'")
+                throw CurveKeyError("\(at): expected 'terminal|plugin|reader <name> <40-character Z85 public key> [+read] [sources…]', got '\(line.prefix(120))'")
             }
-            let sources = Array(fields.dropFirst(3))
+            let rest = fields.dropFirst(3)
+            let flags = rest.filter { $0.hasPrefix("+") }
+            let sources = rest.filter { !$0.hasPrefix("+") }
+            if let unknown = flags.first(where: { $0 != AllowedKey.readFlag }) {
+                throw CurveKeyError("\(at): unknown flag '\(unknown.prefix(40))': the only flag is +read (a terminal key that may also subscribe and replay)")
+            }
+            let read = !flags.isEmpty
+            if read && kind != .terminal {
+                throw CurveKeyError("\(at): +read is for terminal keys; a \(kind.rawValue) key always may subscribe and replay")
+            }
             if let bad = sources.first(where: { !AllowedKey.isValidSourcePattern($0) }) {
-                throw CurveKeyError("\(file):\(number + 1): '\(bad.prefix(130))' is not a source pattern: use a source like pos/S017/T02, or a prefix ending in * like pos/S017/*")
+                throw CurveKeyError("\(at): '\(bad.prefix(130))' is not a source pattern: use a source like pos/S017/T02, or a prefix ending in * like pos/S017/*")
             }
             if kind == .plugin && !sources.isEmpty {
-                throw CurveKeyError("\(file):\(number + 1): a plugin key takes no sources (a plugin publishes under plugin/\(fields[1]) only)")
+                throw CurveKeyError("\(at): a plugin key takes no sources (a plugin publishes under plugin/\(fields[1]) only)")
             }
-            keys.append(AllowedKey(kind: kind, name: fields[1], publicKey: fields[2], sources: sources))
+            if kind == .reader && !sources.isEmpty {
+                throw CurveKeyError("\(at): a reader key takes no sources (a reader publishes nothing)")
+            }
+            keys.append(AllowedKey(kind: kind, name: fields[1], publicKey: fields[2], sources: sources, read: read))
         }
         return keys
     }
@@ -176,8 +208,16 @@ public enum AllowList {
     }
 
     public static func write(_ keys: [AllowedKey], to path: String) throws(CurveKeyError) {
-        let text = "# Public keys the bus accepts (CURVE + ZAP). Managed by `loyalty keys`; the bus re-reads\n# this file when it changes, so a removed key is refused from its next connection.\n# kind name public-key [sources a terminal may publish under: pos/S017/T02, or pos/S017/*]\n"
-            + keys.map { $0.line + "\n" }.joined()
+        let text = """
+            # Public keys the bus accepts (CURVE + ZAP). Managed by `loyalty keys`; the bus re-reads
+            # this file when it changes, so a removed key is refused from its next connection.
+            # kind name public-key [+read] [sources]
+            #   terminal: publishes purchases, returns, surveys; +read: may also subscribe and replay;
+            #             sources: what it may publish under (pos/S017/T02, or pos/S017/*)
+            #   plugin:   publishes under plugin/<name>, offers services, subscribes and replays
+            #   reader:   subscribes, replays and asks services; publishes nothing
+
+            """ + keys.map { $0.line + "\n" }.joined()
         try CurveKeyFile.writeFile(path, text, mode: 0o644)
     }
 }
@@ -262,6 +302,15 @@ public struct KeyStoreLayout: Sendable {
     public var allowListPath: String { directory + "/allowed.txt" }
     public var revokedPath: String { directory + "/revoked.txt" }
     public func base(kind: AllowedKey.Kind, name: String) -> String {
-        directory + "/" + (kind == .terminal ? "terminals" : "plugins") + "/" + name
+        directory + "/" + kind.rawValue + "s/" + name
+    }
+
+    /// The pair the command-line tools use for `security.clientKey`: the terminal of that name
+    /// (`loyalty keys init` makes `cli`), or else a reader's (a host that only reads).
+    public func clientBase(name: String) -> String {
+        let terminal = base(kind: .terminal, name: name)
+        let reader = base(kind: .reader, name: name)
+        return !FileManager.default.fileExists(atPath: terminal + ".key_secret")
+            && FileManager.default.fileExists(atPath: reader + ".key_secret") ? reader : terminal
     }
 }

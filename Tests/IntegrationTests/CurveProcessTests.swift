@@ -68,6 +68,79 @@ import Testing
         #expect(project.log("up.log").contains("public key not in the allow-list"))
     }
 
+    /// Read permissions from the command line: `keys init` gives the command-line key +read, an
+    /// allow-list from before read permissions leaves it unable to read (and `loyalty alerts` says
+    /// why and what to run), and a reader key reads but cannot sell.
+    @Test func readPermissionsFromTheCommandLine() throws {
+        let project = try TestProject()
+        defer { project.root.remove() }
+        let config = try String(contentsOfFile: project.configPath, encoding: .utf8)
+        try (config + "\nsecurity:\n  curve: true\n").write(toFile: project.configPath, atomically: true, encoding: .utf8)
+        let keys = project.root.path + "/config/keys"
+        let allowed = keys + "/allowed.txt"
+        func keysCommand(_ arguments: [String]) throws -> (status: Int32, output: String) {
+            try runProcess(Executables.loyalty, ["keys"] + arguments + ["--config", project.configPath])
+        }
+        func cliLine() throws -> String {
+            let text = try String(contentsOfFile: allowed, encoding: .utf8)
+            return try #require(text.split(separator: "\n").first { $0.hasPrefix("terminal cli ") }.map(String.init))
+        }
+
+        let initialised = try keysCommand(["init"])
+        #expect(initialised.status == 0, "\(initialised.output)")
+        #expect(initialised.output.contains("terminal cli: ") && initialised.output.contains("(+read)"), "\(initialised.output)")
+        #expect(try cliLine().hasSuffix(" +read"))
+        let reader = try keysCommand(["add-reader", "manager"])
+        #expect(reader.status == 0 && reader.output.contains("reader manager: "), "\(reader.output)")
+        let mode = try FileManager.default.attributesOfItem(atPath: keys + "/readers/manager.key_secret")[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try keysCommand(["add-terminal", "till-9", "--read", "--source", "pos/S009/*"]).status == 0)
+        let listed = try keysCommand(["list"]).output
+        #expect(listed.split(separator: "\n").contains { $0.hasPrefix("reader ") && $0.contains("manager") }, "\(listed)")
+        #expect(listed.split(separator: "\n").contains { $0.contains("till-9") && $0.contains("+read") && $0.contains("sources pos/S009/*") }, "\(listed)")
+        let badFlag = try keysCommand(["add-terminal", "till-10", "--source", "+read"])
+        #expect(badFlag.status != 0 && badFlag.output.contains("is not a source pattern"), "\(badFlag.output)")
+
+        // The command-line key as an older version registered it: no +read.
+        let line = try cliLine()
+        let text = try String(contentsOfFile: allowed, encoding: .utf8)
+        try text.replacingOccurrences(of: line, with: String(line.dropLast(" +read".count))).write(toFile: allowed, atomically: true, encoding: .utf8)
+
+        let bus = try project.start(["bus", "--log-level", "warning"], log: "bus.log")
+        defer {
+            bus.terminate()
+            bus.waitUntilExit()
+        }
+        #expect(waitUntil(seconds: 30) { FileManager.default.fileExists(atPath: project.journalPath) })
+        let alerts = ["alerts", "--since", "1h", "--no-follow", "--config", project.configPath]
+        let refused = try runProcess(Executables.loyalty, alerts)
+        #expect(refused.status == 1, "\(refused.output)")
+        #expect(refused.output.contains("the terminal key 'cli' may not replay"), "\(refused.output)")
+        #expect(refused.output.contains("run `loyalty keys init`"), "\(refused.output)")
+        #expect(waitUntil(seconds: 5) { project.log("bus.log").contains("replay refused") }, "\(project.log("bus.log"))")
+        // It still sells.
+        let send = ["pos", "send", "--config", project.configPath, "--store", "S009", "--terminal", "T1", "--line", "COF-001:coffee:1:3900",
+                    "--attempts", "3", "--timeout-ms", "1000"]
+        let sold = try runProcess(Executables.loyalty, send + ["--receipt", "1"])
+        #expect(sold.output.contains("stored at seq 1"), "\(sold.output)")
+
+        // `keys init` again grants it; the running bus sees the change from the next connection.
+        let again = try keysCommand(["init"])
+        #expect(again.output.contains("terminal cli: may now subscribe and replay (+read)"), "\(again.output)")
+        let reading = try runProcess(Executables.loyalty, alerts)
+        #expect(reading.status == 0, "\(reading.output)")
+
+        // A host that only reads: its command-line key is the reader's.
+        try (config + "\nsecurity:\n  curve: true\n  clientKey: manager\n").write(toFile: project.configPath, atomically: true, encoding: .utf8)
+        let managerAlerts = try runProcess(Executables.loyalty, alerts)
+        #expect(managerAlerts.status == 0, "\(managerAlerts.output)")
+        let managerSale = try runProcess(Executables.loyalty, send + ["--receipt", "2"])
+        #expect(managerSale.status == 2, "\(managerSale.output)")
+        #expect(managerSale.output.contains("not_permitted") && managerSale.output.contains("reader key 'manager'"), "\(managerSale.output)")
+        let revoked = try keysCommand(["revoke", "manager"])
+        #expect(revoked.output.contains("revoked reader manager"), "\(revoked.output)")
+    }
+
     @Test func pyzmqClientFollowingTheProtocolDocumentOnACurveBus() throws {
         let project = try TestProject()
         defer { project.root.remove() }

@@ -220,6 +220,209 @@ import ZeroMQ
         #expect(Sender(kind: .terminal, name: "t").refusal(type: "survey", source: "survey/S001") == nil)
     }
 
+    // MARK: read permissions
+
+    /// A SUB on the publish endpoint with `pair`'s key, subscribed to purchases.
+    func subscriber(_ fixture: CurveBus, _ pair: CurveKeyPair) throws -> Socket {
+        let socket = try Socket(context: fixture.context, type: .sub)
+        try socket.set(CurveClientKeys(pair: pair, serverPublicKey: fixture.server.publicKey).socketOptions)
+        try socket.set([.subscribe(Array("purchase".utf8)), .linger(milliseconds: 0)])
+        try socket.connect(fixture.configuration.publishEndpoint)
+        return socket
+    }
+
+    /// Publishes purchases with `publisher`'s key until `subscriber` receives one (a subscription
+    /// travels after the handshake, so an early event can miss it); the seqs stored, and whether
+    /// one arrived.
+    func publishUntilReceived(_ fixture: CurveBus, by publisher: CurveKeyPair, at subscriber: Socket) throws -> (stored: [Int64], received: Bool) {
+        let client = try fixture.client(publisher)
+        var stored: [Int64] = []
+        for receipt in 1...10 {
+            guard let ack = fixture.publish(client, receipt: receipt), ack.status == .stored else { continue }
+            stored.append(ack.seq)
+            if try receive(subscriber, within: 1000).flatMap(PublishedEvent.init(frames:)) != nil { return (stored, true) }
+        }
+        return (stored, false)
+    }
+
+    /// A DEALER with `pair`'s key connected to `endpoint`.
+    func dealer(_ fixture: CurveBus, _ pair: CurveKeyPair, _ endpoint: String) throws -> Socket {
+        let socket = try Socket(context: fixture.context, type: .dealer)
+        try socket.set(CurveClientKeys(pair: pair, serverPublicKey: fixture.server.publicKey).socketOptions)
+        try socket.set(.linger(milliseconds: 0))
+        try socket.connect(endpoint)
+        return socket
+    }
+
+    /// One replay request's answer (nil when none came within 5 s).
+    func replay(_ fixture: CurveBus, _ pair: CurveKeyPair, command: [Frame] = ReplayRequest(after: 0, limit: 10, topics: []).frames) throws -> [Frame]? {
+        let socket = try dealer(fixture, pair, fixture.configuration.replayEndpoint)
+        try socket.send(command)
+        return try receive(socket, within: 5000)
+    }
+
+    /// Asks `points.balance` through the bus as `client`, answered by a worker registered with a
+    /// plugin key: the reply's body, or nil when none came.
+    func askService(_ fixture: CurveBus, as client: CurveKeyPair, worker: Socket) throws -> String? {
+        let asker = try dealer(fixture, client, fixture.configuration.ingestEndpoint)
+        try asker.send([Frame(frame: WireCommand.request), Frame(frame: "points.balance"), Frame(frame: "r1"),
+                        Frame(frame: #"{"customerId":"C000001"}"#), Frame(frame: "3000")])
+        // The bus also sends the worker heartbeats: wait for the request itself.
+        var request: [Frame] = []
+        while request.first?.frameText != WireCommand.request {
+            guard let next = try receive(worker, within: 5000) else { return nil }
+            request = next
+        }
+        guard request.count == 4 else { return nil }
+        try worker.send([Frame(frame: WireCommand.reply), request[1], Frame(frame: "ok"), Frame(frame: #"{"points":7}"#)])
+        guard let reply = try receive(asker, within: 5000).flatMap(Reply.init(frames:)) else { return nil }
+        return String(decoding: reply.body, as: UTF8.self)
+    }
+
+    /// A plugin's DEALER registered as the worker behind `points.balance`.
+    func worker(_ fixture: CurveBus, _ plugin: CurveKeyPair) throws -> Socket {
+        let socket = try dealer(fixture, plugin, fixture.configuration.ingestEndpoint)
+        try socket.send([Frame(frame: WireCommand.ready), Frame(frame: "points.balance")])
+        Thread.sleep(forTimeInterval: 0.3)   // registered before anyone asks
+        return socket
+    }
+
+    @Test func aTerminalKeyWithoutReadRightsPublishesAndAsksButNeitherSubscribesNorReplays() throws {
+        let till = try CurveKeyPair.generate()
+        let plugin = try CurveKeyPair.generate()
+        let fixture = try CurveBus(allowed: [AllowedKey(kind: .terminal, name: "till-1", publicKey: till.publicKey),
+                                             AllowedKey(kind: .plugin, name: "points", publicKey: plugin.publicKey)])
+        let refusedBefore = fixture.bus.statistics.peersRefused
+        let tillSubscriber = try subscriber(fixture, till)
+        let pluginSubscriber = try subscriber(fixture, plugin)
+        Thread.sleep(forTimeInterval: 0.3)   // the subscriptions travel after the handshakes
+        let published = try publishUntilReceived(fixture, by: till, at: pluginSubscriber)
+        #expect(published.received, "the plugin's key reads the event stream")
+        #expect(try receive(tillSubscriber, within: 1500) == nil, "a till's key must not read the event stream")
+        #expect(fixture.bus.statistics.peersRefused > refusedBefore, "the ZAP handler refused the till's subscriber")
+
+        // Replay and head are answered with the reason, not left hanging.
+        for command in [ReplayRequest(after: 0, limit: 10, topics: []).frames, [Frame(frame: WireCommand.head)]] {
+            let answer = try #require(try replay(fixture, till, command: command))
+            #expect(answer.map(\.frameText).prefix(2) == [WireCommand.error, "not_permitted"])
+            let message = answer.count == 3 ? answer[2].frameText : ""
+            #expect(message.contains("terminal key 'till-1' may not replay"), "\(message)")
+            #expect(message.contains("loyalty keys add-terminal till-1 --read") && message.contains("add-reader"), "\(message)")
+        }
+        // The plugin's key reads the same history.
+        let batch = try #require(try replay(fixture, plugin).flatMap(ReplayBatch.init(frames:)))
+        #expect(batch.events.map(\.seq) == published.stored)
+        // And the till still asks services.
+        #expect(try askService(fixture, as: till, worker: worker(fixture, plugin)) == #"{"points":7}"#)
+    }
+
+    @Test func aTerminalRegisteredWithReadSubscribesAndReplays() throws {
+        let operatorKey = try CurveKeyPair.generate()
+        let fixture = try CurveBus(allowed: [AllowedKey(kind: .terminal, name: "cli", publicKey: operatorKey.publicKey, read: true)])
+        let live = try subscriber(fixture, operatorKey)
+        Thread.sleep(forTimeInterval: 0.3)
+        let published = try publishUntilReceived(fixture, by: operatorKey, at: live)
+        #expect(published.received)
+        let batch = try #require(try replay(fixture, operatorKey).flatMap(ReplayBatch.init(frames:)))
+        #expect(!batch.events.isEmpty && batch.events.map(\.seq) == published.stored)
+    }
+
+    @Test func aReaderKeyReadsAndAsksButPublishesNothingAndOffersNoService() throws {
+        let reader = try CurveKeyPair.generate()
+        let till = try CurveKeyPair.generate()
+        let plugin = try CurveKeyPair.generate()
+        let fixture = try CurveBus(allowed: [AllowedKey(kind: .reader, name: "dashboard", publicKey: reader.publicKey),
+                                             AllowedKey(kind: .terminal, name: "till-1", publicKey: till.publicKey),
+                                             AllowedKey(kind: .plugin, name: "points", publicKey: plugin.publicKey)])
+        let live = try subscriber(fixture, reader)
+        Thread.sleep(forTimeInterval: 0.3)
+        let published = try publishUntilReceived(fixture, by: till, at: live)
+        #expect(published.received)
+        let batch = try #require(try replay(fixture, reader).flatMap(ReplayBatch.init(frames:)))
+        #expect(!batch.events.isEmpty && batch.events.map(\.seq) == published.stored)
+
+        let client = try fixture.client(reader)
+        let purchase = try fixture.publish(client, id: "S001-T1-50", source: "pos/S001/T1")
+        #expect(purchase.status == .rejected)
+        #expect(purchase.code == "not_permitted")
+        #expect(purchase.message.contains("reader key 'dashboard' may not publish"), "\(purchase.message)")
+        #expect(try fixture.publish(client, id: "r-2", type: "points.accrued", source: "plugin/points").code == "not_permitted")
+        #expect(try fixture.bus.journal.count() == published.stored.count)
+
+        let registering = try dealer(fixture, reader, fixture.configuration.ingestEndpoint)
+        try registering.send([Frame(frame: WireCommand.ready), Frame(frame: "points.balance")])
+        let answer = try #require(try receive(registering, within: 5000))
+        #expect(answer.map(\.frameText).prefix(2) == [WireCommand.error, "not_permitted"])
+        #expect(try askService(fixture, as: reader, worker: worker(fixture, plugin)) == #"{"points":7}"#)
+    }
+
+    @Test func allowListKindsAndReadFlagRoundTripAndOldFilesStillLoad() throws {
+        let directory = try TemporaryDirectory("allow-list-read")
+        defer { directory.remove() }
+        let key = try CurveKeyPair.generate().publicKey
+        let keys = [AllowedKey(kind: .terminal, name: "cli", publicKey: key, read: true),
+                    AllowedKey(kind: .terminal, name: "till-1", publicKey: key, sources: ["pos/S001/T1", "pos/S002/*"], read: true),
+                    AllowedKey(kind: .terminal, name: "till-2", publicKey: key, sources: ["pos/S001/T2"]),
+                    AllowedKey(kind: .reader, name: "dashboard", publicKey: key),
+                    AllowedKey(kind: .plugin, name: "points-accrual", publicKey: key)]
+        try AllowList.write(keys, to: directory.path + "/allowed.txt")
+        #expect(try AllowList.read(directory.path + "/allowed.txt") == keys)
+        #expect(keys[1].line == "terminal till-1 \(key) +read pos/S001/T1 pos/S002/*")
+        #expect(keys.map(\.mayRead) == [true, true, false, true, true])
+
+        // A file written before readers and +read existed: terminals keep publishing, not reading.
+        let old = "# Public keys the bus accepts (CURVE + ZAP).\n# kind name public-key [sources a terminal may publish under]\n"
+            + "terminal cli \(key)\nterminal till-1 \(key) pos/S001/T1\nplugin points-accrual \(key)\n"
+        #expect(try AllowList.parse(old, file: "old.txt") == [AllowedKey(kind: .terminal, name: "cli", publicKey: key),
+                                                                AllowedKey(kind: .terminal, name: "till-1", publicKey: key, sources: ["pos/S001/T1"]),
+                                                                AllowedKey(kind: .plugin, name: "points-accrual", publicKey: key)])
+        #expect(try AllowList.parse(old, file: "old.txt").map(\.mayRead) == [false, false, true])
+
+        #expect(throws: CurveKeyError("a.txt:2: unknown flag '+write': the only flag is +read (a terminal key that may also subscribe and replay)")) {
+            try AllowList.parse("# x\nterminal t \(key) +write\n", file: "a.txt")
+        }
+        #expect(throws: CurveKeyError("a.txt:1: +read is for terminal keys; a reader key always may subscribe and replay")) {
+            try AllowList.parse("reader r \(key) +read\n", file: "a.txt")
+        }
+        #expect(throws: CurveKeyError("a.txt:1: +read is for terminal keys; a plugin key always may subscribe and replay")) {
+            try AllowList.parse("plugin p \(key) +read\n", file: "a.txt")
+        }
+        #expect(throws: CurveKeyError("a.txt:3: a reader key takes no sources (a reader publishes nothing)")) {
+            try AllowList.parse("\n\nreader r \(key) pos/S001/T1\n", file: "a.txt")
+        }
+        #expect(throws: (any Error).self) { try AllowList.parse("admin a \(key)\n", file: "a.txt") }
+        #expect(!AllowedKey.isValidSourcePattern("+read"), "a source would read back as a flag")
+        #expect(KeyStoreLayout(directory: "/k").base(kind: .reader, name: "dashboard") == "/k/readers/dashboard")
+        #expect(KeyStoreLayout(directory: "/k").base(kind: .terminal, name: "cli") == "/k/terminals/cli")
+    }
+
+    @Test func readRightsTravelInTheZapUserId() throws {
+        let key = try CurveKeyPair.generate().publicKey
+        for entry in [AllowedKey(kind: .terminal, name: "till-1", publicKey: key, sources: ["pos/S001/T1"], read: true),
+                      AllowedKey(kind: .terminal, name: "till-2", publicKey: key, sources: ["pos/S001/*"]),
+                      AllowedKey(kind: .terminal, name: "cli", publicKey: key, read: true),
+                      AllowedKey(kind: .reader, name: "dashboard", publicKey: key),
+                      AllowedKey(kind: .plugin, name: "points", publicKey: key)] {
+            let sender = try #require(Sender(userId: Sender.userId(for: entry)))
+            #expect(sender == Sender(entry))
+            #expect(sender.mayRead == entry.mayRead)
+            #expect(sender.sources == entry.sources)
+        }
+        #expect(Sender.userId(for: AllowedKey(kind: .terminal, name: "t", publicKey: key, sources: ["pos/1"], read: true)) == "terminal:t +read pos/1")
+        #expect(Sender(userId: "terminal:till-1 pos/S001/T1")?.mayRead == false)
+        #expect(Sender(userId: "reader:x")?.refusal(type: "survey", source: "survey/S001") != nil)
+        #expect(ReplayServer.refusal(userId: nil, property: "User-Id") != nil, "no identity on a CURVE bus: refused")
+        #expect(ReplayServer.refusal(userId: "reader:x", property: "User-Id") == nil)
+        #expect(ReplayServer.refusal(userId: "terminal:x", property: "User-Id")?.contains("may not replay") == true)
+    }
+
+    @Test func refusalWarningsAreThrottledPerKey() {
+        var throttle = WarningThrottle(intervalMilliseconds: 1000)
+        let answers = [throttle.shouldWarn(about: "a", now: 0), throttle.shouldWarn(about: "a", now: 500),
+                       throttle.shouldWarn(about: "b", now: 500), throttle.shouldWarn(about: "a", now: 1000)]
+        #expect(answers == [true, false, true, true])
+    }
+
     @Test func nonLoopbackBindWithoutCurveFailsClearly() throws {
         let directory = try TemporaryDirectory("bus-exposed")
         defer { directory.remove() }
