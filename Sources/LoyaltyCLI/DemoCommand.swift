@@ -175,7 +175,7 @@ struct DemoCommand: AsyncParsableCommand {
 
     /// Empties (or makes) the demo's folder and writes its configuration: the base config's
     /// rules and plugins, its own data folder and free loopback ports.
-    private func prepareFolder(base: LoyaltyConfiguration) throws -> LoyaltyConfiguration {
+    func prepareFolder(base: LoyaltyConfiguration) throws -> LoyaltyConfiguration {
         let fileManager = FileManager.default
         let folder = URL(fileURLWithPath: dataFolder ?? base.dataDirectory + "/demo").standardizedFileURL.path
         guard folder != URL(fileURLWithPath: base.dataDirectory).standardizedFileURL.path else {
@@ -203,6 +203,8 @@ struct DemoCommand: AsyncParsableCommand {
             plugins:
               directory: \(quoted(base.pluginsDirectory))
               enabled: [\(base.enabledPlugins.joined(separator: ", "))]
+            dashboard:
+              tokenFile: \(quoted(base.dashboard.tokenFile))
 
             """
         let path = folder + "/loyalty.yaml"

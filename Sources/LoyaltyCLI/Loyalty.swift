@@ -27,6 +27,7 @@ struct Loyalty: AsyncParsableCommand {
             ReportCommand.self,
             BenchCommand.self,
             KeysCommand.self,
+            DashboardCommand.self,
         ]
     )
 }

@@ -43,6 +43,8 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
     public var security: SecuritySettings
     /// What the bus admits (`limits:`).
     public var limits = LimitSettings()
+    /// The web dashboard's access token (`dashboard:`).
+    public var dashboard: DashboardSettings
 
     public init(bus: BusEndpoints, dataDirectory: String, pluginsDirectory: String,
                 enabledPlugins: [String], rulesDirectory: String? = nil, sourceFile: String? = nil) {
@@ -53,6 +55,7 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
         self.rulesDirectory = rulesDirectory ?? Paths.resolve("../config/rules", against: pluginsDirectory)
         self.sourceFile = sourceFile
         self.security = SecuritySettings(keysDirectory: Paths.resolve("../config/keys", against: pluginsDirectory))
+        self.dashboard = DashboardSettings(tokenFile: Paths.resolve("../" + DashboardSettings.defaultTokenFile, against: pluginsDirectory))
     }
 
     /// Default relative values, as written in the shipped `config/loyalty.yaml`.
@@ -73,6 +76,7 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
             sourceFile: nil
         )
         configuration.security.keysDirectory = Paths.resolve("config/keys", against: root)
+        configuration.dashboard.tokenFile = Paths.resolve(DashboardSettings.defaultTokenFile, against: root)
         return configuration
     }
 
@@ -93,7 +97,7 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
         guard let rootNode = try reader.readRoot(), !YAMLReader.isNull(rootNode) else {
             return config  // an empty file means "all defaults"
         }
-        let top = try reader.mapping(rootNode, allowed: ["bus", "dataDir", "rulesDir", "plugins", "security", "limits"], what: "the top level")
+        let top = try reader.mapping(rootNode, allowed: ["bus", "dataDir", "rulesDir", "plugins", "security", "limits", "dashboard"], what: "the top level")
 
         if let bus = top["bus"] {
             let keys = try reader.mapping(bus.value, allowed: ["ingest", "publish", "replay"], what: "'bus'")
@@ -103,6 +107,7 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
         }
         if let security = top["security"] { try readSecurity(security.value, into: &config.security, root: root, reader) }
         if let limits = top["limits"] { try readLimits(limits.value, into: &config.limits, reader) }
+        if let dashboard = top["dashboard"] { try readDashboard(dashboard.value, into: &config.dashboard, root: root, reader) }
         if let dataDir = top["dataDir"] {
             let value = try reader.string(dataDir.value, key: "dataDir")
             guard !value.isEmpty else { throw reader.error("'dataDir' must not be empty", at: dataDir.value) }

@@ -10,8 +10,8 @@ import NIOCore
 import ServiceLifecycle
 import Synchronization
 
-/// Where the dashboard listens. It has no authentication, so anything but loopback is refused
-/// unless the user opts in explicitly.
+/// Where the dashboard listens. Anything but loopback is refused unless the user opts in
+/// explicitly (and then `DashboardAccessPolicy` requires an access token).
 public struct DashboardAddress: Sendable, Equatable, CustomStringConvertible {
     public static let defaultText = "127.0.0.1:8080"
     public var host: String
@@ -60,9 +60,9 @@ public enum DashboardAddressError: Error, Sendable, Equatable, CustomStringConve
         case .malformed(let text):
             "dashboard address '\(text)' is not HOST:PORT (e.g. 127.0.0.1:8080 or [::1]:8080)"
         case .notLoopback(let text):
-            "dashboard address '\(text)' is not a loopback address, and the dashboard has no authentication: anyone who reaches it "
-                + "sees customers and alerts. Use 127.0.0.1 (and an SSH tunnel or a reverse proxy with authentication), or pass "
-                + "--dashboard-allow-remote if this network is trusted"
+            "dashboard address '\(text)' is not a loopback address: anyone who reaches it would see customers and alerts. "
+                + "Use 127.0.0.1 (and an SSH tunnel), or pass --dashboard-allow-remote with an access token "
+                + "(`loyalty dashboard token` makes one; see docs/dashboard.md)"
         }
     }
 }
@@ -93,13 +93,21 @@ public struct DashboardServer: Service {
     let collector: DashboardCollector
     let logger: Logger
     let onRunning: @Sendable (Int) async -> Void
+    /// The access token to require and the file it follows; nil: no token, ever (tests, embedding).
+    let tokenGate: DashboardTokenGate?
+    /// How often the token file is checked for a rotation.
+    let tokenCheckInterval: Duration
 
+    /// - Parameter tokenGate: the access token (see `DashboardAccessPolicy`); nil serves everyone.
     /// - Parameter onRunning: called with the port actually bound (useful with port 0).
     public init(configuration: LoyaltyConfiguration, address: DashboardAddress, settings: DashboardCollector.Settings = .init(),
-                refreshSeconds: Int = 5, logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) {
+                refreshSeconds: Int = 5, tokenGate: DashboardTokenGate? = nil, tokenCheckInterval: Duration = .seconds(2),
+                logger: Logger, onRunning: @escaping @Sendable (Int) async -> Void = { _ in }) {
         self.configuration = configuration
         self.address = address
         self.refreshSeconds = refreshSeconds
+        self.tokenGate = tokenGate
+        self.tokenCheckInterval = tokenCheckInterval
         self.logger = logger
         self.onRunning = onRunning
         collector = DashboardCollector(configuration: configuration, settings: settings, logger: logger)
@@ -110,7 +118,15 @@ public struct DashboardServer: Service {
         let listening = ListeningFlag()
         let app = makeApplication(listening: listening)
         do {
-            try await app.run()
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                if let tokenGate {
+                    let interval = tokenCheckInterval
+                    let logger = logger
+                    tasks.addTask { await tokenGate.watch(every: interval, logger: logger) }
+                }
+                try await app.run()
+                tasks.cancelAll()
+            }
         } catch {
             await stopCollector()
             // Failing before it listened is nearly always the address (in use, or not this machine's).
@@ -127,6 +143,8 @@ public struct DashboardServer: Service {
 
     func makeApplication(listening: ListeningFlag) -> some ApplicationProtocol {
         let router = Router()
+        // Before any route: a middleware only wraps the routes added after it.
+        if let tokenGate { router.add(middleware: DashboardAuthMiddleware(gate: tokenGate, logger: logger)) }
         let collector = collector
         let refresh = refreshSeconds
         let configuration = configuration

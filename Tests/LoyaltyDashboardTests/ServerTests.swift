@@ -9,8 +9,8 @@ import Testing
 import ZeroMQ
 @testable import LoyaltyDashboard
 
-/// One blocking HTTP/1.1 GET over a plain socket; run it off the pool.
-func httpGet(port: Int, path: String) throws -> (status: Int, headers: String, body: String) {
+/// One blocking HTTP/1.1 GET over a plain socket, with extra header lines (`Name: value`); run it off the pool.
+func httpGet(port: Int, path: String, headers extraHeaders: [String] = []) throws -> (status: Int, headers: String, body: String) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw HTTPTestError(message: "socket: \(errno)") }
     defer { close(fd) }
@@ -24,7 +24,8 @@ func httpGet(port: Int, path: String) throws -> (status: Int, headers: String, b
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
     guard connected == 0 else { throw HTTPTestError(message: "connect to \(port): \(errno)") }
-    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+    let extra = extraHeaders.map { $0 + "\r\n" }.joined()
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\(extra)Connection: close\r\n\r\n".utf8)
     _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
     var response: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 65_536)
