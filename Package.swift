@@ -56,10 +56,10 @@ let package = Package(
         .target(name: "RuleSimulation", dependencies: ["LoyaltyRules", "LoyaltyEvents", "CPrefetch"], swiftSettings: strict),
         // A cache prefetch hint (C, header only) for the simulation's per-customer state.
         .target(name: "CPrefetch"),
-        .target(name: "CTimerFD"),
+        .target(name: "CLinux"),
         // The frames spoken between POS / plugins and the bus, and a client for them.
         .target(name: "LoyaltyWire", dependencies: [
-            "ZeroMQ", "LoyaltyEvents",
+            "ZeroMQ", "LoyaltyEvents", "CLinux",
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         // The durable journal, ingest, publish, replay and service routing.
@@ -112,7 +112,7 @@ let package = Package(
         ], swiftSettings: strict),
         .executableTarget(name: "LoyaltyCLI", dependencies: [
             "ZeroMQ", "LoyaltyEvents", "LoyaltyWire", "LoyaltyBus", "LoyaltyConfig", "LoyaltySupervisor", "LoyaltySimulation",
-            "LoyaltyScoring", "LoyaltyRules", "RuleSimulation", "DiscountCampaigns", "LoyaltyMonitor", "LoyaltyDashboard", "CTimerFD",
+            "LoyaltyScoring", "LoyaltyRules", "RuleSimulation", "DiscountCampaigns", "LoyaltyMonitor", "LoyaltyDashboard", "CLinux",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

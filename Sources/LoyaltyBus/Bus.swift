@@ -24,7 +24,7 @@ public final class Bus: Sendable {
         self.metrics = metrics
         self.logger = logger
         journal = try Journal(path: configuration.journalPath)
-        context = try ZMQContext()
+        context = try ZMQContext(ioThreadCPUs: configuration.requestCPUs)
     }
 
     public func start() throws {
@@ -47,7 +47,15 @@ public final class Bus: Sendable {
         let replay = ReplayServer(configuration: configuration, journal: journal, context: context,
                                   stop: stopSignal, logger: logger)
         let gates = (StartupGate(), StartupGate())
-        threads.add(OwnedThread(name: "bus.front") { front.run(startup: gates.0) })
+        let requestCPUs = configuration.requestCPUs, frontLogger = logger
+        threads.add(OwnedThread(name: "bus.front") {
+            do {
+                try CPUAffinity.bindCurrentThread(to: requestCPUs)
+            } catch {
+                frontLogger.error("the router thread runs on any CPU: \(error)")
+            }
+            front.run(startup: gates.0)
+        })
         do { try gates.0.wait() } catch { stop(); throw error }
         threads.add(OwnedThread(name: "bus.writer") { writer.run() })
         threads.add(OwnedThread(name: "bus.replay") { replay.run(startup: gates.1) })

@@ -33,6 +33,10 @@ public struct BusConfiguration: Sendable {
     }
     public var checkpoint = CheckpointPolicy()
 
+    /// CPUs for the router thread and the ZeroMQ I/O thread (`performance.requestCPUs`), the
+    /// bus's part of every service request; empty: wherever the kernel puts them.
+    public var requestCPUs: [Int] = []
+
     /// CURVE on every endpoint, with each connecting peer checked against an allow-list through
     /// ZAP. Required unless every endpoint is loopback (`EndpointScope.isLoopback`).
     public struct Curve: Sendable {

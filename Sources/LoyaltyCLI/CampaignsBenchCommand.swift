@@ -32,6 +32,9 @@ struct CampaignsBenchCommand: ParsableCommand {
     @Option(help: "Tills (client connections) the requests are spread over, each request sent when due.") var tills = 8
     @Option(help: ArgumentHelp("Rule files to run with instead of the built-in 24 campaigns.", valueName: "path")) var rules: String?
     @Option(help: "Folder for the temporary project (default: the system's temporary folder).") var directory: String?
+    @Option(name: .customLong("request-cpus"), help: ArgumentHelp("CPUs for the engine's request path (performance.requestCPUs), e.g. 1; none: wherever the kernel puts it.",
+                               valueName: "cpus"))
+    var requestCPUs: RequestCPUs = .none
 
     static let campaigns: String = {
         var text = """
@@ -88,6 +91,7 @@ struct CampaignsBenchCommand: ParsableCommand {
     }()
 
     func run() throws {
+        try requestCPUs.validate()
         let executables = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         let pluginExecutable = executables + "/discount-campaigns"
         guard FileManager.default.isExecutableFile(atPath: pluginExecutable) else {
@@ -107,6 +111,7 @@ struct CampaignsBenchCommand: ParsableCommand {
             dataDir: var
             rulesDir: \(rulesDirectory)
             plugins: {directory: plugins, enabled: [discount-campaigns]}
+            \(requestCPUs.configLine)
             """.write(toFile: config, atomically: true, encoding: .utf8)
 
         let bus = try PointsBenchCommand.start(executables + "/loyalty", ["bus", "--config", config, "--log-level", "warning"], log: root + "/bus.log")
@@ -158,6 +163,8 @@ struct CampaignsBenchCommand: ParsableCommand {
         let count = Int(rate * seconds)
         if warmup > 0 { _ = try load.run(rate: rate, count: Int(rate * warmup)) { i in ("campaign.quote", bodies[i % bodies.count]) } }
         let tillsRun = try load.run(rate: rate, count: count) { i in ("campaign.quote", bodies[i % bodies.count]) }
+        print(requestCPUs.cpus.isEmpty ? "engine's request path: on any CPU (no performance.requestCPUs)"
+                                       : "engine's request path: on CPU \(requestCPUs) (performance.requestCPUs)")
         print(String(format: "campaign.quote from %d tills: %d requests at %.0f/s offered (%.0f/s sent), answers %d bytes on average: %@; %d errors",
                      tills, count, rate, tillsRun.achieved, tillsRun.replyBytes, tillsRun.summary, tillsRun.errors))
         let quoteStalls = tillsRun.stalls(rate: rate)

@@ -23,6 +23,10 @@ struct EngineProcesses {
             throw EngineError("\(error)")
         }
         do { try BusCommand.busConfiguration(configuration).checkSecurity() } catch { throw EngineError("\(error)") }
+        let allowed = CPUAffinity.allowedCPUs()
+        if let missing = configuration.performance.requestCPUs.first(where: { !allowed.contains($0) }) {
+            throw EngineError("performance.requestCPUs names CPU \(missing), which this machine does not let the engine use (it may use CPU \(allowed.map(String.init).joined(separator: ", ")))")
+        }
         if configuration.security.curve {
             let layout = KeyStoreLayout(directory: configuration.security.keysDirectory)
             for manifest in manifests where !FileManager.default.fileExists(atPath: layout.base(kind: .plugin, name: manifest.name) + ".key_secret") {

@@ -1,5 +1,5 @@
 import ArgumentParser
-import CTimerFD
+import CLinux
 import Foundation
 import LoyaltyWire
 import ZeroMQ

@@ -34,12 +34,16 @@ struct PointsBenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The rule files to run with (default: the configured rules folder).", valueName: "path"))
     var rules: String?
     @Option(help: "Folder for the temporary project (default: the system's temporary folder).") var directory: String?
+    @Option(name: .customLong("request-cpus"), help: ArgumentHelp("CPUs for the engine's request path (performance.requestCPUs), e.g. 1; none: wherever the kernel puts it.",
+                               valueName: "cpus"))
+    var requestCPUs: RequestCPUs = .none
     @Option(help: ArgumentHelp("Words to run the plugin under, through env(1), e.g. \"valgrind --tool=callgrind\" (see benchmarks/points-callgrind.sh).", valueName: "command"))
     var pluginPrefix: String?
     @Flag(help: "Stop after the replay and the outbox drain (no points.balance run).") var replayOnly = false
     @OptionGroup var global: GlobalOptions
 
     func run() throws {
+        try requestCPUs.validate()
         let rulesDirectory = try rules ?? global.loadConfiguration().rulesDirectory
         let executables = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent().path
         let pluginName = plugin
@@ -61,6 +65,7 @@ struct PointsBenchCommand: ParsableCommand {
             dataDir: var
             rulesDir: \(rulesDirectory)
             plugins: {directory: plugins, enabled: [\(pluginName)]}
+            \(requestCPUs.configLine)
             """.write(toFile: config, atomically: true, encoding: .utf8)
 
         // 1. The journal: purchases only, written straight into SQLite.
@@ -153,6 +158,8 @@ struct PointsBenchCommand: ParsableCommand {
         }
         let tillsRun = try OpenLoopLoad(context: context, endpoint: "tcp://127.0.0.1:\(ports.0)", tills: tills)
             .run(rate: rate, count: count) { i in ("points.balance", bodies[i % bodies.count]) }
+        print(requestCPUs.cpus.isEmpty ? "engine's request path: on any CPU (no performance.requestCPUs)"
+                                       : "engine's request path: on CPU \(requestCPUs) (performance.requestCPUs)")
         print(String(format: "points.balance from %d tills: %d requests at %.0f/s offered (%.0f/s sent): %@; %d errors",
                      tills, count, rate, tillsRun.achieved, tillsRun.summary, tillsRun.errors))
         let balance = latency(client, count: count) { i in ("points.balance", bodies[i % bodies.count], .ok) }

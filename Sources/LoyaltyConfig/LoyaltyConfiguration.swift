@@ -45,6 +45,8 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
     public var limits = LimitSettings()
     /// The web dashboard's access token (`dashboard:`).
     public var dashboard: DashboardSettings
+    /// Where the request path runs (`performance:`).
+    public var performance = PerformanceSettings()
 
     public init(bus: BusEndpoints, dataDirectory: String, pluginsDirectory: String,
                 enabledPlugins: [String], rulesDirectory: String? = nil, sourceFile: String? = nil) {
@@ -97,7 +99,7 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
         guard let rootNode = try reader.readRoot(), !YAMLReader.isNull(rootNode) else {
             return config  // an empty file means "all defaults"
         }
-        let top = try reader.mapping(rootNode, allowed: ["bus", "dataDir", "rulesDir", "plugins", "security", "limits", "dashboard"], what: "the top level")
+        let top = try reader.mapping(rootNode, allowed: ["bus", "dataDir", "rulesDir", "plugins", "security", "limits", "dashboard", "performance"], what: "the top level")
 
         if let bus = top["bus"] {
             let keys = try reader.mapping(bus.value, allowed: ["ingest", "publish", "replay"], what: "'bus'")
@@ -108,6 +110,7 @@ public struct LoyaltyConfiguration: Sendable, Equatable {
         if let security = top["security"] { try readSecurity(security.value, into: &config.security, root: root, reader) }
         if let limits = top["limits"] { try readLimits(limits.value, into: &config.limits, reader) }
         if let dashboard = top["dashboard"] { try readDashboard(dashboard.value, into: &config.dashboard, root: root, reader) }
+        if let performance = top["performance"] { try readPerformance(performance.value, into: &config.performance, reader) }
         if let dataDir = top["dataDir"] {
             let value = try reader.string(dataDir.value, key: "dataDir")
             guard !value.isEmpty else { throw reader.error("'dataDir' must not be empty", at: dataDir.value) }

@@ -16,6 +16,8 @@ public struct PluginEndpoints: Sendable {
     public var rulesDirectory: String?
     /// The plugin's CURVE key pair and the bus's public key, when the bus uses CURVE.
     public var curve: CurveClientKeys?
+    /// CPUs for the service thread and its ZeroMQ I/O thread (`performance.requestCPUs`); empty: any.
+    public var requestCPUs: [Int] = []
 
     public init(ingest: String, publish: String, replay: String, databasePath: String, rulesDirectory: String? = nil,
                 curve: CurveClientKeys? = nil) {
@@ -44,6 +46,7 @@ public struct PluginEndpoints: Sendable {
         self.init(ingest: configuration.bus.ingest, publish: configuration.bus.publish,
                   replay: configuration.bus.replay, databasePath: configuration.pluginDatabasePath(name: pluginName),
                   rulesDirectory: configuration.rulesDirectory, curve: curve)
+        requestCPUs = configuration.performance.requestCPUs
     }
 
     /// CURVE client options for every socket the plugin connects to the bus (none without CURVE).
@@ -57,6 +60,8 @@ public final class PluginRuntime: Service, Sendable {
     public let endpoints: PluginEndpoints
     private let store: PluginStore
     private let context: ZMQContext
+    /// The service link's context: `context`, or one whose I/O thread runs on the request CPUs.
+    private let requestContext: ZMQContext
     private let stopSignal = StopSignal()
     private let logger: Logger
     /// The plugin's Prometheus registry, served as `<plugin>.metrics`.
@@ -70,6 +75,9 @@ public final class PluginRuntime: Service, Sendable {
         self.logger = logger
         store = try PluginStore(path: endpoints.databasePath, plugin: plugin)
         context = try ZMQContext()
+        // With request CPUs, the service link gets a context (an I/O thread) of its own on them,
+        // so that catching up through replay does not pass through the request path's CPU.
+        requestContext = endpoints.requestCPUs.isEmpty ? context : try ZMQContext(ioThreadCPUs: endpoints.requestCPUs)
         metrics = PluginMetrics(pluginName: plugin.name)
     }
 
@@ -95,12 +103,20 @@ public final class PluginRuntime: Service, Sendable {
             keeper = rulesKeeper
         }
         let janitor = OutboxJanitor(store: store, stop: stopSignal, logger: logger)
-        let link = BusLink(endpoints: endpoints, plugin: plugin, store: store, context: context,
+        let link = BusLink(endpoints: endpoints, plugin: plugin, store: store, context: requestContext,
                            stop: stopSignal, outboxDirty: outbox, janitor: janitor, logger: logger, services: services)
         let gates = (StartupGate(), StartupGate())
+        let requestCPUs = endpoints.requestCPUs, logger = self.logger
         var started = [
             OwnedThread(name: "\(plugin.name).feed") { feed.run(startup: gates.0) },
-            OwnedThread(name: "\(plugin.name).link") { link.run(startup: gates.1) },
+            OwnedThread(name: "\(plugin.name).link") {
+                do {
+                    try CPUAffinity.bindCurrentThread(to: requestCPUs)
+                } catch {
+                    logger.error("the service thread runs on any CPU: \(error)")
+                }
+                link.run(startup: gates.1)
+            },
         ]
         started.append(OwnedThread(name: "\(plugin.name).outbox") { janitor.run() })
         if let keeper { started.append(OwnedThread(name: "\(plugin.name).rules") { keeper.watch() }) }

@@ -8,12 +8,15 @@ public final class ZMQContext: @unchecked Sendable {
     let handle: UnsafeMutableRawPointer
 
     /// - Parameter ioThreads: libzmq background I/O threads (1 is enough below ~1 GB/s).
-    public init(ioThreads: Int32 = 1) throws(ZMQError) {
+    /// - Parameter ioThreadCPUs: CPUs the I/O threads run on (empty: wherever the kernel puts them).
+    public init(ioThreads: Int32 = 1, ioThreadCPUs: [Int] = []) throws(ZMQError) {
         guard let handle = zmq_ctx_new() else { throw ZMQError.last("zmq_ctx_new") }
         self.handle = handle
         if ioThreads != 1 {
             _ = zmq_ctx_set(handle, ZMQ_IO_THREADS, ioThreads)
         }
+        // Read when the I/O threads start, with the first socket.
+        for cpu in ioThreadCPUs { _ = zmq_ctx_set(handle, ZMQ_THREAD_AFFINITY_CPU_ADD, Int32(cpu)) }
     }
 
     /// Makes every blocking call on this context's sockets return `ETERM`, so that the threads

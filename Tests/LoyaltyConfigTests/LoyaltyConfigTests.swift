@@ -111,7 +111,7 @@ func expectConfigError(_ body: () throws -> Void) -> ConfigError? {
         let path = try project.write("config/loyalty.yaml", "colour: blue\n")
         let error = try #require(expectConfigError { _ = try LoyaltyConfiguration.load(path: path) })
         #expect(error.line == 1 && error.column == 1)
-        #expect(error.suggestion == "allowed keys here: bus, dataDir, rulesDir, plugins, security, limits, dashboard")
+        #expect(error.suggestion == "allowed keys here: bus, dataDir, rulesDir, plugins, security, limits, dashboard, performance")
     }
 
     @Test func wrongTypeHasLocation() throws {

@@ -1,5 +1,8 @@
-#ifndef LOYALTY_CTIMERFD_H
-#define LOYALTY_CTIMERFD_H
+#ifndef LOYALTY_CLINUX_H
+#define LOYALTY_CLINUX_H
+
+// Linux calls that Swift's Glibc module does not export: a timer file descriptor and binding a
+// thread to CPUs. The only C of the project besides libzmq's headers.
 
 #include <stdint.h>
 #include <sys/timerfd.h>
@@ -21,5 +24,13 @@ static inline int loyalty_timer_arm(int fd, uint64_t nanoseconds) {
     spec.it_value.tv_nsec = (long)(nanoseconds % 1000000000u);
     return timerfd_settime(fd, TFD_TIMER_ABSTIME, &spec, 0);
 }
+
+/// Binds the calling thread to the `count` CPUs in `cpus` (defined in CLinux.c, which asks for
+/// the GNU extensions of <sched.h> before any header). - Returns: 0, or -1 with errno set.
+int loyalty_bind_current_thread(const int *cpus, int count);
+
+/// The CPUs this process may run on (its affinity mask), written into `cpus` (room for `capacity`).
+/// - Returns: how many, or -1 with errno set.
+int loyalty_allowed_cpus(int *cpus, int capacity);
 
 #endif

@@ -1,1 +1,0 @@
-// The declarations are in include/CTimerFD.h; SwiftPM needs a source file for a C target.
