@@ -33,7 +33,7 @@ struct BusCommand: AsyncParsableCommand {
         var bus = BusConfiguration(
             ingestEndpoint: configuration.bus.ingest, publishEndpoint: configuration.bus.publish,
             replayEndpoint: configuration.bus.replay, journalPath: configuration.journalPath)
-        bus.requestCPUs = configuration.performance.requestCPUs
+        bus.requestCPUs = configuration.performance.requestCPUs.resolved(allowed: CPUAffinity.allowedCPUs())
         let limits = configuration.limits
         bus.limits = EventLimits(maxBytes: limits.maxMessageBytes, maxLines: limits.maxLines)
         bus.limits.maxQuantity = limits.maxQuantity

@@ -2,6 +2,7 @@ import ArgumentParser
 import DiscountCampaigns
 import Foundation
 import GRDB
+import LoyaltyConfig
 import LoyaltyEvents
 import LoyaltyRules
 import PluginRuntime
@@ -32,9 +33,9 @@ struct CampaignsBenchCommand: ParsableCommand {
     @Option(help: "Tills (client connections) the requests are spread over, each request sent when due.") var tills = 8
     @Option(help: ArgumentHelp("Rule files to run with instead of the built-in 24 campaigns.", valueName: "path")) var rules: String?
     @Option(help: "Folder for the temporary project (default: the system's temporary folder).") var directory: String?
-    @Option(name: .customLong("request-cpus"), help: ArgumentHelp("CPUs for the engine's request path (performance.requestCPUs), e.g. 1; none: wherever the kernel puts it.",
+    @Option(name: .customLong("request-cpus"), help: ArgumentHelp("CPUs for the engine's request path (performance.requestCPUs): auto (the engine's default: the last CPU, given two or more), none (wherever the kernel puts it), or numbers like 1.",
                                valueName: "cpus"))
-    var requestCPUs: RequestCPUs = .none
+    var requestCPUs: RequestCPUs = .auto
 
     static let campaigns: String = {
         var text = """
@@ -163,8 +164,7 @@ struct CampaignsBenchCommand: ParsableCommand {
         let count = Int(rate * seconds)
         if warmup > 0 { _ = try load.run(rate: rate, count: Int(rate * warmup)) { i in ("campaign.quote", bodies[i % bodies.count]) } }
         let tillsRun = try load.run(rate: rate, count: count) { i in ("campaign.quote", bodies[i % bodies.count]) }
-        print(requestCPUs.cpus.isEmpty ? "engine's request path: on any CPU (no performance.requestCPUs)"
-                                       : "engine's request path: on CPU \(requestCPUs) (performance.requestCPUs)")
+        print(requestCPUs.report)
         print(String(format: "campaign.quote from %d tills: %d requests at %.0f/s offered (%.0f/s sent), answers %d bytes on average: %@; %d errors",
                      tills, count, rate, tillsRun.achieved, tillsRun.replyBytes, tillsRun.summary, tillsRun.errors))
         let quoteStalls = tillsRun.stalls(rate: rate)

@@ -24,7 +24,7 @@ struct EngineProcesses {
         }
         do { try BusCommand.busConfiguration(configuration).checkSecurity() } catch { throw EngineError("\(error)") }
         let allowed = CPUAffinity.allowedCPUs()
-        if let missing = configuration.performance.requestCPUs.first(where: { !allowed.contains($0) }) {
+        if let missing = configuration.performance.requestCPUs.resolved(allowed: allowed).first(where: { !allowed.contains($0) }) {
             throw EngineError("performance.requestCPUs names CPU \(missing), which this machine does not let the engine use (it may use CPU \(allowed.map(String.init).joined(separator: ", ")))")
         }
         if configuration.security.curve {

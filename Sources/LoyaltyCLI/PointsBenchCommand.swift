@@ -34,9 +34,9 @@ struct PointsBenchCommand: ParsableCommand {
     @Option(help: ArgumentHelp("The rule files to run with (default: the configured rules folder).", valueName: "path"))
     var rules: String?
     @Option(help: "Folder for the temporary project (default: the system's temporary folder).") var directory: String?
-    @Option(name: .customLong("request-cpus"), help: ArgumentHelp("CPUs for the engine's request path (performance.requestCPUs), e.g. 1; none: wherever the kernel puts it.",
+    @Option(name: .customLong("request-cpus"), help: ArgumentHelp("CPUs for the engine's request path (performance.requestCPUs): auto (the engine's default: the last CPU, given two or more), none (wherever the kernel puts it), or numbers like 1.",
                                valueName: "cpus"))
-    var requestCPUs: RequestCPUs = .none
+    var requestCPUs: RequestCPUs = .auto
     @Option(help: ArgumentHelp("Words to run the plugin under, through env(1), e.g. \"valgrind --tool=callgrind\" (see benchmarks/points-callgrind.sh).", valueName: "command"))
     var pluginPrefix: String?
     @Flag(help: "Stop after the replay and the outbox drain (no points.balance run).") var replayOnly = false
@@ -158,8 +158,7 @@ struct PointsBenchCommand: ParsableCommand {
         }
         let tillsRun = try OpenLoopLoad(context: context, endpoint: "tcp://127.0.0.1:\(ports.0)", tills: tills)
             .run(rate: rate, count: count) { i in ("points.balance", bodies[i % bodies.count]) }
-        print(requestCPUs.cpus.isEmpty ? "engine's request path: on any CPU (no performance.requestCPUs)"
-                                       : "engine's request path: on CPU \(requestCPUs) (performance.requestCPUs)")
+        print(requestCPUs.report)
         print(String(format: "points.balance from %d tills: %d requests at %.0f/s offered (%.0f/s sent): %@; %d errors",
                      tills, count, rate, tillsRun.achieved, tillsRun.summary, tillsRun.errors))
         let balance = latency(client, count: count) { i in ("points.balance", bodies[i % bodies.count], .ok) }

@@ -46,7 +46,7 @@ public struct PluginEndpoints: Sendable {
         self.init(ingest: configuration.bus.ingest, publish: configuration.bus.publish,
                   replay: configuration.bus.replay, databasePath: configuration.pluginDatabasePath(name: pluginName),
                   rulesDirectory: configuration.rulesDirectory, curve: curve)
-        requestCPUs = configuration.performance.requestCPUs
+        requestCPUs = configuration.performance.requestCPUs.resolved(allowed: CPUAffinity.allowedCPUs())
     }
 
     /// CURVE client options for every socket the plugin connects to the bus (none without CURVE).
