@@ -30,16 +30,7 @@ import Testing
         endpoints.requestCPUs = [cpu]
         let runtime = try PluginRuntime(plugin: CountingPlugin(), endpoints: endpoints, logger: Logger(label: "test.plugin"))
         let task = Task { try await runtime.run() }
-        let context = fixture.context, endpoint = fixture.configuration.ingestEndpoint
-        let reply = try await runOffPool { () -> Reply? in
-            let client = try BusClient(context: context, endpoint: endpoint)
-            for _ in 0..<100 {
-                let reply = try client.request(service: "test.count", body: [], timeoutMilliseconds: 1000)
-                if reply.status == .ok { return reply }
-                usleep(50_000)   // not registered yet
-            }
-            return nil
-        }
+        let reply = try await askOnceServed(fixture, service: "test.count")
         #expect(reply?.bodyText == "0")
         let threads = Self.threads()
         let bound = threads.filter { $0.cpus == String(cpu) }

@@ -40,6 +40,21 @@ struct TestFailure: Error, CustomStringConvertible {
     var description: String { message }
 }
 
+/// Asks `service` through the bus, again every 50 ms while no worker has registered it; nil
+/// after 5 s without an `ok`.
+func askOnceServed(_ fixture: BusFixture, service: String) async throws -> Reply? {
+    let context = fixture.context, endpoint = fixture.configuration.ingestEndpoint
+    return try await runOffPool { () -> Reply? in
+        let client = try BusClient(context: context, endpoint: endpoint)
+        for _ in 0..<100 {
+            let reply = try client.request(service: service, body: [], timeoutMilliseconds: 1000)
+            if reply.status == .ok { return reply }
+            usleep(50_000)   // not registered yet
+        }
+        return nil
+    }
+}
+
 /// Runs a plugin runtime in this process until `stop()`.
 final class RunningPlugin: Sendable {
     let runtime: PluginRuntime
@@ -155,16 +170,7 @@ final class RunningPlugin: Sendable {
         let plugin = try RunningPlugin(fixture, database: database)
         _ = try await publish(fixture, receipts: 1...20)
         #expect(try await eventually { try plugin.runtime.appliedSeq() >= 20 })
-        let context = fixture.context, endpoint = fixture.configuration.ingestEndpoint
-        let reply = try await runOffPool { () -> Reply? in
-            let client = try BusClient(context: context, endpoint: endpoint)
-            for _ in 0..<100 {
-                let reply = try client.request(service: "test.count", body: [], timeoutMilliseconds: 1000)
-                if reply.status == .ok { return reply }
-                usleep(50_000)   // not registered yet
-            }
-            return nil
-        }
+        let reply = try await askOnceServed(fixture, service: "test.count")
         #expect(reply?.bodyText == "19")   // receipt 13 rolled back
         await plugin.stop()
     }
