@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import LoyaltyBus
+import LoyaltyConfig
 import LoyaltyEvents
 import LoyaltySimulation
 import LoyaltyWire
@@ -35,8 +36,12 @@ struct BusBenchCommand: ParsableCommand {
     @Option(help: "Seconds of the latency run.") var seconds: Double = 5
     @Option(help: "Folder for the temporary journal (default: the system's temporary folder).") var directory: String?
     @Flag(help: "Also time the bus's parts alone on one thread: decode, journal append, ack and publish framing.") var breakdown = false
+    @Option(name: .customLong("request-cpus"), help: ArgumentHelp("CPUs for the bus's router and I/O threads (performance.requestCPUs): auto (the engine's default: the last CPU, given two or more), none, or numbers like 1.",
+                                                               valueName: "cpus"))
+    var requestCPUs: RequestCPUs = .auto
 
     func run() throws {
+        try requestCPUs.validate()
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = .warning
@@ -56,9 +61,11 @@ struct BusBenchCommand: ParsableCommand {
 
         // 2. The bus, durably.
         let ports = (freeLoopbackPort(), freeLoopbackPort(), freeLoopbackPort())
-        let configuration = BusConfiguration(
+        var configuration = BusConfiguration(
             ingestEndpoint: "tcp://127.0.0.1:\(ports.0)", publishEndpoint: "tcp://127.0.0.1:\(ports.1)",
             replayEndpoint: "tcp://127.0.0.1:\(ports.2)", journalPath: base + "/journal.sqlite")
+        configuration.requestCPUs = requestCPUs.resolved(allowed: CPUAffinity.allowedCPUs())
+        print(requestCPUs.report.replacingOccurrences(of: "engine's request path", with: "bus's router and I/O threads"))
         let bus = try Bus(configuration: configuration, logger: Logger(label: "bench.bus"))
         try bus.start()
         defer { bus.stop() }

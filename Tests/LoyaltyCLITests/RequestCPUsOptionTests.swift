@@ -29,5 +29,6 @@ import Testing
         #expect(try CampaignsBenchCommand.parse(["--request-cpus", "0"]).requestCPUs == .cpus([0]))
         #expect(try CampaignsBenchCommand.parse([]).requestCPUs == .auto)
         #expect(try PointsBenchCommand.parse(["--request-cpus", "none"]).requestCPUs == RequestCPUs.none)
+        #expect(try BusBenchCommand.parse([]).requestCPUs == .auto)
     }
 }
