@@ -85,8 +85,8 @@ struct Sender: Sendable, Equatable, CustomStringConvertible {
     /// Why this sender may not `action` ("subscribe", "replay"), with what to do; nil when it may.
     func readRefusal(_ action: String) -> String? {
         guard !mayRead else { return nil }
-        return "the terminal key '\(name)' may not \(action); register it with `loyalty keys add-terminal \(name) --read` "
-            + "(or add +read after its key in allowed.txt) or use a reader key (`loyalty keys add-reader NAME`)"
+        return "the terminal key '\(name)' may not \(action); let it with `loyalty keys grant-read \(name)` "
+            + "or use a reader key (`loyalty keys add-reader NAME`)"
     }
 
     var description: String { "the \(kind.rawValue) key '\(name)'" }

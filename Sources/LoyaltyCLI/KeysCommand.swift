@@ -17,7 +17,7 @@ struct KeysCommand: ParsableCommand {
             + "reads and asks services but publishes nothing; a plugin does what a plugin needs. Secret files are mode 0600 "
             + "and are never printed unless you ask (`list --show-secrets`). Then set `security: {curve: true}` in "
             + "config/loyalty.yaml. See config/keys/README.md.",
-        subcommands: [Init.self, AddTerminal.self, AddReader.self, AddPlugin.self, List.self, Revoke.self]
+        subcommands: [Init.self, AddTerminal.self, AddReader.self, AddPlugin.self, GrantRead.self, DenyRead.self, List.self, Revoke.self]
     )
 
     struct Init: ParsableCommand {
@@ -41,7 +41,7 @@ struct KeysCommand: ParsableCommand {
             }
             // The command-line tools both send (`pos`, `request`) and read (`alerts`, `report`).
             let cli = configuration.security.clientKey
-            if try store.grantRead(terminal: cli) {
+            if try store.setRead(true, terminal: cli) {
                 print("terminal \(cli): may now subscribe and replay (+read)")
             }
             var names: [(AllowedKey.Kind, String)] = [(.terminal, cli)]
@@ -101,6 +101,42 @@ struct KeysCommand: ParsableCommand {
         @Option(help: "The plugin's public key (Z85, 40 characters) if it made its own pair.") var publicKey: String?
 
         func run() throws { try add(.plugin, name: name, publicKey: publicKey, options: options) }
+    }
+
+    struct GrantRead: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "grant-read",
+            abstract: "Let an allowed terminal key also subscribe and replay (+read), e.g. an operator's command-line tools.",
+            discussion: "The running bus applies it from that key's next connection; connections already open keep what they had.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The terminal's name, as in `loyalty keys list`.") var name: String
+
+        func run() throws { try KeysCommand.setRead(true, terminal: name, options: options) }
+    }
+
+    struct DenyRead: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "deny-read",
+            abstract: "Take a terminal key's read rights away: it may publish and ask services, not subscribe or replay.",
+            discussion: "The running bus applies it from that key's next connection; restart the bus to cut an open subscription at once.")
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The terminal's name, as in `loyalty keys list`.") var name: String
+
+        func run() throws { try KeysCommand.setRead(false, terminal: name, options: options) }
+    }
+
+    static func setRead(_ read: Bool, terminal name: String, options: GlobalOptions) throws {
+        let store = KeyStore(configuration: try options.loadConfiguration())
+        let keys = try store.allowed()
+        guard keys.contains(where: { $0.kind == .terminal && $0.name == name }) else {
+            let other = keys.first { $0.name == name }.map { " ('\(name)' is a \($0.kind.rawValue) key: readers always read, plugins read what they need)" } ?? ""
+            throw ValidationError("no allowed terminal named '\(name)'\(other); see `loyalty keys list`")
+        }
+        if try store.setRead(read, terminal: name) {
+            print(read ? "terminal \(name): may now subscribe and replay (+read)" : "terminal \(name): may no longer subscribe or replay")
+        } else {
+            print(read ? "terminal \(name) may already read; nothing changed" : "terminal \(name) already may not read; nothing changed")
+        }
     }
 
     struct List: ParsableCommand {
@@ -195,12 +231,12 @@ struct KeyStore {
         return entry
     }
 
-    /// Gives the terminal `name` read rights (+read) if it is allowed without them. Returns
-    /// whether the allow-list changed.
-    func grantRead(terminal name: String) throws -> Bool {
+    /// Gives the terminal `name` read rights (+read), or takes them away. Returns whether the
+    /// allow-list changed.
+    func setRead(_ read: Bool, terminal name: String) throws -> Bool {
         var keys = try allowed()
-        guard let index = keys.firstIndex(where: { $0.kind == .terminal && $0.name == name && !$0.read }) else { return false }
-        keys[index].read = true
+        guard let index = keys.firstIndex(where: { $0.kind == .terminal && $0.name == name && $0.read != read }) else { return false }
+        keys[index].read = read
         try AllowList.write(keys, to: layout.allowListPath)
         return true
     }

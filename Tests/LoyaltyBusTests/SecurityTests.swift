@@ -307,7 +307,7 @@ import ZeroMQ
             #expect(answer.map(\.frameText).prefix(2) == [WireCommand.error, "not_permitted"])
             let message = answer.count == 3 ? answer[2].frameText : ""
             #expect(message.contains("terminal key 'till-1' may not replay"), "\(message)")
-            #expect(message.contains("loyalty keys add-terminal till-1 --read") && message.contains("add-reader"), "\(message)")
+            #expect(message.contains("loyalty keys grant-read till-1") && message.contains("add-reader"), "\(message)")
         }
         // The plugin's key reads the same history.
         let batch = try #require(try replay(fixture, plugin).flatMap(ReplayBatch.init(frames:)))
