@@ -92,9 +92,9 @@ import ZeroMQ
     @Test func fullJournalRefusesAsUnavailableAndRecovers() throws {
         let fixture = try BusFixture()
         let client = try fixture.dealer()
-        let subscriber = try fixture.subscriber()
+        let subscriber = try fixture.liveSubscriber()
         #expect(try send(client, Sample.purchase(receipt: 1))?.status == .stored)
-        #expect(try receive(subscriber, within: 5000).flatMap(PublishedEvent.init(frames:))?.seq == 1)
+        #expect(try nextEvent(subscriber, within: 5000)?.seq == 1)
 
         let pages = try fixture.bus.journal.pool.writeWithoutTransaction { db in
             let count = try Int.fetchOne(db, sql: "PRAGMA page_count")!
@@ -121,14 +121,14 @@ import ZeroMQ
         #expect(try fixture.bus.journal.count() == 1)
         #expect(fixture.bus.statistics.unavailable == 3)
         // Nothing unstored was published.
-        #expect(try receive(subscriber, within: 300) == nil)
+        #expect(try nextEvent(subscriber, within: 300) == nil)
 
         // Storage comes back: the same events are stored, once, in order.
         try fixture.bus.journal.pool.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA max_page_count = 1073741823") }
         for receipt in 2...4 { #expect(try send(client, big(receipt))?.status == .stored) }
         #expect(try send(client, big(2))?.status == .duplicate)
         #expect(try fixture.bus.journal.count() == 4)
-        let seqs = try (0..<3).map { _ in try receive(subscriber, within: 5000).flatMap(PublishedEvent.init(frames:))?.seq }
+        let seqs = try (0..<3).map { _ in try nextEvent(subscriber, within: 5000)?.seq }
         #expect(seqs == [2, 3, 4])
     }
 
