@@ -35,14 +35,21 @@ final class CapturedLog: Sendable {
     }
 }
 
+/// The defaults under `root`, with bus endpoints nothing listens on: the collector's requests
+/// fail fast instead of reaching a real bus.
+func configurationWithoutBus(in root: TemporaryDirectory) -> LoyaltyConfiguration {
+    var configuration = LoyaltyConfiguration.embeddedDefaults(root: root.path)
+    configuration.bus = BusEndpoints(ingest: root.ipc("ingest"), publish: root.ipc("publish"), replay: root.ipc("replay"))
+    return configuration
+}
+
 /// The dashboard on a free loopback port with `gate`, its collector pointed at a bus that is not
 /// there (every panel says so; the pages still answer). `body` gets the port.
 func withDashboard(gate: DashboardTokenGate?, logger: Logger, tokenCheckInterval: Duration = .seconds(2),
                    _ body: @escaping @Sendable (Int) async throws -> Void) async throws {
     let root = try TemporaryDirectory("dashboard-auth")
     defer { root.remove() }
-    var configuration = LoyaltyConfiguration.embeddedDefaults(root: root.path)
-    configuration.bus = BusEndpoints(ingest: root.ipc("ingest"), publish: root.ipc("publish"), replay: root.ipc("replay"))
+    let configuration = configurationWithoutBus(in: root)
     var settings = DashboardCollector.Settings()
     settings.interval = 0.3
     settings.requestTimeoutMilliseconds = 200

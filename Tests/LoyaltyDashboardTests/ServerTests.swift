@@ -146,9 +146,7 @@ struct HTTPTestError: Error, CustomStringConvertible {
         #expect(listen(fd, 1) == 0)
         let root = try TemporaryDirectory("dashboard-busy")
         defer { root.remove() }
-        var configuration = LoyaltyConfiguration.embeddedDefaults(root: root.path)
-        // Nothing listens here: the collector's requests fail fast instead of reaching a real bus.
-        configuration.bus = BusEndpoints(ingest: root.ipc("ingest"), publish: root.ipc("publish"), replay: root.ipc("replay"))
+        let configuration = configurationWithoutBus(in: root)
         var settings = DashboardCollector.Settings()
         settings.requestTimeoutMilliseconds = 200
         let server = DashboardServer(configuration: configuration, address: DashboardAddress(host: "127.0.0.1", port: port), settings: settings,
