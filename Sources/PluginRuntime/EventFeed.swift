@@ -17,9 +17,7 @@ struct EventFeed {
     let outboxDirty: OutboxSignal
     let metrics: PluginMetrics
     let logger: Logger
-    var replayBatch = 5000
-    /// Events applied in one transaction while catching up.
-    var catchUpRun = 20_000
+    let tuning: FeedTuning
 
     func run(startup: StartupGate) {
         let subscriber: Socket
@@ -42,6 +40,7 @@ struct EventFeed {
         logger.info("event feed starting", metadata: ["applied.seq": "\(applied)"])
         let topics = plugin.topics.sorted()
         var needsReplay = true
+        var liveFeed = LiveFeed(socket: subscriber, window: tuning.liveWindow, metrics: metrics, logger: logger)
         var poller = Poller()
         poller.add(subscriber)
         /// Live events that arrived beyond the cursor while we were catching up.
@@ -50,7 +49,7 @@ struct EventFeed {
         while !stop.isSet {
             do {
                 if needsReplay {
-                    guard let caughtUp = try catchUp(replay: &replay, topics: topics, applied: &applied) else { continue }
+                    guard let caughtUp = try catchUp(replay: &replay, liveFeed: &liveFeed, topics: topics, applied: &applied) else { continue }
                     needsReplay = !caughtUp
                     continue
                 }
@@ -100,14 +99,14 @@ struct EventFeed {
     /// current one is applied, so the bus reads while the plugin writes.
     /// - Returns: true once the cursor reached the journal head, false if there is more,
     ///   nil if the bus did not answer (it is retried).
-    private func catchUp(replay: inout Socket, topics: [String], applied: inout Int64) throws -> Bool? {
+    private func catchUp(replay: inout Socket, liveFeed: inout LiveFeed, topics: [String], applied: inout Int64) throws -> Bool? {
         var poller = Poller()
         poller.add(replay)
         /// The `after` of each request sent and not answered yet, oldest first: the bus answers
         /// a DEALER's requests in order.
         var requested: [Int64] = []
         func request(after: Int64) throws {
-            try replay.send(ReplayRequest(after: after, limit: replayBatch, topics: topics).frames)
+            try replay.send(ReplayRequest(after: after, limit: tuning.replayBatch, topics: topics).frames)
             requested.append(after)
         }
         /// Events received and not applied yet, and the seq through which the journal was read.
@@ -137,11 +136,12 @@ struct EventFeed {
                 guard after == received, batch.scannedThrough >= received else { continue }   // not the answer we wait for
                 let more = batch.scannedThrough < batch.head
                 if more && requested.isEmpty { try request(after: batch.scannedThrough) }
+                try liveFeed.follow(remaining: batch.head - batch.scannedThrough)
                 pending.append(contentsOf: batch.events.lazy.filter { $0.seq > received })
                 received = batch.scannedThrough
                 // Catching up, runs are long: fewer, larger transactions write each hot page
                 // (a customer row, an index leaf) once per run rather than once per batch.
-                if !more || pending.count >= catchUpRun {
+                if !more || pending.count >= tuning.catchUpRun {
                     try applyRun(pending, through: received, applied: &applied)
                     pending.removeAll(keepingCapacity: true)
                 }

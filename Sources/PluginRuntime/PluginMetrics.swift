@@ -20,6 +20,7 @@ public final class PluginMetrics: Sendable {
     let applySeconds: CoreMetrics.Timer
     let failures: CoreMetrics.Counter
     let outboxPending: CoreMetrics.Gauge
+    let liveFeedPauses: CoreMetrics.Counter
     /// Written by the feed thread only; atomics so that the type is Sendable.
     private let seenHead = Atomic<Int64>(0)
     private let appliedThrough = Atomic<Int64>(0)
@@ -43,6 +44,7 @@ public final class PluginMetrics: Sendable {
         applySeconds = Timer(label: "loyalty_plugin_apply_seconds", dimensions: plugin, factory: factory)
         failures = Counter(label: "loyalty_plugin_failures_total", dimensions: plugin, factory: factory)
         outboxPending = Gauge(label: "loyalty_plugin_outbox_pending", dimensions: plugin, factory: factory)
+        liveFeedPauses = Counter(label: "loyalty_plugin_live_feed_pauses_total", dimensions: plugin, factory: factory)
     }
 
     /// The journal head, from a `$head` beacon, a replay batch or a live event. Feed thread only.
@@ -62,6 +64,11 @@ public final class PluginMetrics: Sendable {
             headSeq.record(seq)
         }
         lag.record(max(0, seenHead.load(ordering: .relaxed) - seq))
+    }
+
+    /// The live feed was switched off to catch up from far behind (`LiveFeed`). Feed thread only.
+    func pausedLiveFeed() {
+        liveFeedPauses.increment()
     }
 
     /// One run applied in one transaction.

@@ -53,6 +53,16 @@ public struct PluginEndpoints: Sendable {
     var socketOptions: [SocketOption] { curve?.socketOptions ?? [] }
 }
 
+/// The event feed's sizes (see `EventFeed`).
+struct FeedTuning: Sendable {
+    /// Events asked of the replay endpoint at a time.
+    var replayBatch = 5000
+    /// Events applied in one transaction while catching up.
+    var catchUpRun = 20_000
+    /// Further behind the journal's head than this, the live feed is switched off (`LiveFeed`).
+    var liveWindow: Int64 = 50_000
+}
+
 /// Runs a plugin: its event feed and its bus link, each on a thread of its own, until graceful
 /// shutdown. A `Service`, so `ServiceGroup` stops it on SIGTERM.
 public final class PluginRuntime: Service, Sendable {
@@ -67,7 +77,15 @@ public final class PluginRuntime: Service, Sendable {
     /// The plugin's Prometheus registry, served as `<plugin>.metrics`.
     public let metrics: PluginMetrics
 
-    public init(plugin: any LoyaltyPlugin, endpoints: PluginEndpoints, logger: Logger) throws {
+    /// How the event feed batches its replay; tests make the sizes small.
+    private let feedTuning: FeedTuning
+
+    public convenience init(plugin: any LoyaltyPlugin, endpoints: PluginEndpoints, logger: Logger) throws {
+        try self.init(plugin: plugin, endpoints: endpoints, logger: logger, feedTuning: FeedTuning())
+    }
+
+    init(plugin: any LoyaltyPlugin, endpoints: PluginEndpoints, logger: Logger, feedTuning: FeedTuning) throws {
+        self.feedTuning = feedTuning
         self.plugin = plugin
         self.endpoints = endpoints
         var logger = logger
@@ -87,7 +105,7 @@ public final class PluginRuntime: Service, Sendable {
     public func run() async throws {
         let outbox = OutboxSignal()
         let feed = EventFeed(endpoints: endpoints, plugin: plugin, store: store, context: context,
-                             stop: stopSignal, outboxDirty: outbox, metrics: metrics, logger: logger)
+                             stop: stopSignal, outboxDirty: outbox, metrics: metrics, logger: logger, tuning: feedTuning)
         var services = plugin.services
         services["\(plugin.name).metrics"] = metrics.service
         var keeper: RulesKeeper?

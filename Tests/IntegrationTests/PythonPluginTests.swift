@@ -189,6 +189,55 @@ import ZeroMQ
                 == scenario.records.map(\.eventId).sorted()
         })
     }
+    /// Far behind the head, `Feed.follow_live` switches the SUB off (what it held is dropped and
+    /// nothing more arrives) and back on within the window; run on a real PUB/SUB pair in Python.
+    @Test(.timeLimit(.minutes(1))) func switchesTheLiveFeedOffWhileFarBehind() throws {
+        let directory = try TemporaryDirectory("basket-live")
+        defer { directory.remove() }
+        let script = directory.path + "/check.py"
+        try #"""
+            import importlib.util, sys, time, zmq
+            spec = importlib.util.spec_from_file_location("basket_stats", sys.argv[1])
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            context = zmq.Context()
+            pub = context.socket(zmq.PUB)
+            pub.bind("inproc://live")
+            feed = module.Feed.__new__(module.Feed)
+            feed.sub = context.socket(zmq.SUB)
+            feed.sub.setsockopt(zmq.RCVHWM, 0)
+            feed.sub.setsockopt(zmq.SUBSCRIBE, b"")
+            feed.sub.connect("inproc://live")
+            feed.live_on = True
+            time.sleep(0.2)
+            def received(wait):
+                got = 0
+                while feed.sub.poll(wait):
+                    feed.sub.recv_multipart()
+                    got, wait = got + 1, 50
+                return got
+            pub.send_multipart([b"purchase", b"1", b"{}"])
+            time.sleep(0.1)
+            feed.follow_live(module.LIVE_WINDOW + 1)
+            held = received(50)
+            for seq in range(2, 12): pub.send_multipart([b"purchase", str(seq).encode(), b"{}"])
+            off = received(200)
+            feed.follow_live(module.LIVE_WINDOW)
+            time.sleep(0.2)
+            for seq in range(12, 22): pub.send_multipart([b"purchase", str(seq).encode(), b"{}"])
+            print(f"held={held} off={off} on={received(2000)}")
+            """#.write(toFile: script, atomically: true, encoding: .utf8)
+        let python = Process()
+        python.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        python.arguments = [script, Self.pluginFolder + "/basket-stats.py"]
+        let output = Pipe()
+        python.standardOutput = output
+        python.standardError = output
+        try python.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        python.waitUntilExit()
+        #expect(text.contains("held=0 off=0 on=10"), "\(text)")
+    }
 }
 
 /// Purchases, returns and surveys over two stores and three UTC days, in a seeded random order

@@ -4,7 +4,7 @@ import Logging
 import LoyaltyEvents
 import LoyaltyTestSupport
 import LoyaltyWire
-import PluginRuntime
+@testable import PluginRuntime
 import Testing
 import ZeroMQ
 
@@ -60,10 +60,11 @@ final class RunningPlugin: Sendable {
     let runtime: PluginRuntime
     let task: Task<Void, any Error>
 
-    init(_ fixture: BusFixture, database: String) throws {
+    init(_ fixture: BusFixture, database: String, tuning: FeedTuning = FeedTuning()) throws {
         let endpoints = PluginEndpoints(ingest: fixture.configuration.ingestEndpoint, publish: fixture.configuration.publishEndpoint,
                                         replay: fixture.configuration.replayEndpoint, databasePath: database)
-        let runtime = try PluginRuntime(plugin: CountingPlugin(), endpoints: endpoints, logger: Logger(label: "test.plugin"))
+        let runtime = try PluginRuntime(plugin: CountingPlugin(), endpoints: endpoints, logger: Logger(label: "test.plugin"),
+                                        feedTuning: tuning)
         self.runtime = runtime
         task = Task { try await runtime.run() }
     }
@@ -116,6 +117,29 @@ final class RunningPlugin: Sendable {
         #expect(counts.count == 599)
         #expect(counts["S001-T1-13"] == nil)
         #expect(counts.values.allSatisfy { $0 == 1 })
+    }
+
+    @Test func switchesTheLiveFeedOffWhileFarBehindAndMissesNothing() async throws {
+        let fixture = try BusFixture()
+        let database = fixture.directory.path + "/counting.sqlite"
+        #expect(try await publish(fixture, receipts: 1...2000).stored == 2000)
+        // 2,000 events behind with a window of 300: the feed is off for most of the catch-up,
+        // while live purchases (and the plugin's own derived events) are published.
+        let plugin = try RunningPlugin(fixture, database: database, tuning: FeedTuning(replayBatch: 100, catchUpRun: 200, liveWindow: 300))
+        #expect(try await publish(fixture, receipts: 2001...3000).stored == 1000)
+        #expect(try await eventually { try applied(database).count == 2999 })
+        // Back on: events published once it has caught up arrive through the live feed.
+        #expect(try await publish(fixture, receipts: 3001...3100).stored == 100)
+        #expect(try await eventually { try applied(database).count == 3099 })
+        #expect(try await eventually { try plugin.runtime.appliedSeq() == fixture.bus.journal.head() })
+        let metrics = String(decoding: plugin.runtime.metrics.registry.emitToBuffer(), as: UTF8.self)
+        await plugin.stop()
+
+        let counts = try applied(database)
+        #expect(counts.count == 3099)
+        #expect(counts.values.allSatisfy { $0 == 1 })
+        let pauses = metrics.split(separator: "\n").first { $0.hasPrefix("loyalty_plugin_live_feed_pauses_total{plugin=\"counting\"} ") }
+        #expect(pauses.flatMap { Int($0.split(separator: " ").last ?? "") }.map { $0 >= 1 } == true, "\(metrics)")
     }
 
     @Test func restartResumesFromTheCursorWithoutDoubleEffects() async throws {

@@ -30,6 +30,7 @@ METRICS_SERVICE = f"{NAME}.metrics"    # what `loyalty up`'s metrics scrape asks
 RECORD_TYPE = "store.record-day"
 
 REPLAY_LIMIT = 2000          # events per replay batch
+LIVE_WINDOW = 50000          # further behind the head than this, the live feed is switched off
 REPLAY_TIMEOUT = 3.0         # seconds without a batch before asking again on a fresh socket
 HEARTBEAT = 1.0              # seconds between our heartbeats (§11.2)
 BUS_SILENCE = 3.5            # seconds without a word from the bus before reconnecting
@@ -391,6 +392,7 @@ class Feed(threading.Thread):
         sub.setsockopt(zmq.RCVHWM, 0)
         sub.setsockopt(zmq.SUBSCRIBE, b"")
         sub.connect(self.config.publish)
+        self.sub, self.live_on = sub, True
         self.replay = self.replay_socket()
         self.applied = self.committed = Progress.applied = db.execute("SELECT appliedSeq FROM runtime_cursor").fetchone()[0]
         log.info("event feed starting at seq %d", self.applied)
@@ -481,11 +483,32 @@ class Feed(threading.Thread):
                 return None
             if scanned < self.applied:
                 continue                  # a late answer to an earlier question
+            self.follow_live(head - scanned)
             events = [(frames[i].decode(), int(frames[i + 1]), frames[i + 2]) for i in range(3, len(frames), 3)]
             self.apply(db, [e for e in events if e[1] > self.applied], scanned)
             if scanned >= head:
                 return True
         return None
+
+    def follow_live(self, remaining):
+        """Far behind the head, the SUB is unsubscribed: nothing reads it while we replay and it
+        has no high-water mark, so whatever the bus published meanwhile would wait in memory only
+        to be skipped as replayed. Back on within LIVE_WINDOW, before the replay reaches the head;
+        anything missed in between shows as a gap and is replayed."""
+        if remaining > LIVE_WINDOW:
+            if self.live_on:
+                self.sub.setsockopt(zmq.UNSUBSCRIBE, b"")
+                self.live_on = False
+                log.info("catching up %d events behind the journal's head: live feed off until within %d", remaining, LIVE_WINDOW)
+            while True:               # queued before the bus saw the unsubscription: covered by the replay
+                try:
+                    self.sub.recv_multipart(zmq.NOBLOCK)
+                except zmq.Again:
+                    break
+        elif not self.live_on:
+            self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+            self.live_on = True
+            log.info("live feed on again")
 
     def apply(self, db, published, through):
         events = [(seq, raw) for topic, seq, raw in published if topic in TOPICS]
