@@ -8,33 +8,6 @@ import Synchronization
 import Testing
 @testable import LoyaltyDashboard
 
-/// Every line logged, with its metadata, to check that no token is ever written to a log.
-final class CapturedLog: Sendable {
-    let lines = Mutex<[String]>([])
-
-    var all: [String] { lines.withLock { $0 } }
-
-    func logger(_ label: String) -> Logger {
-        Logger(label: label) { _ in Handler(log: self) }
-    }
-
-    struct Handler: LogHandler {
-        let log: CapturedLog
-        var metadata: Logger.Metadata = [:]
-        var logLevel: Logger.Level = .trace
-
-        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-            get { metadata[key] }
-            set { metadata[key] = newValue }
-        }
-
-        func log(event: LogEvent) {
-            let all = metadata.merging(event.metadata ?? [:]) { $1 }
-            log.lines.withLock { $0.append("\(event.level) \(event.message) \(all) \(event.error.map { "\($0)" } ?? "")") }
-        }
-    }
-}
-
 /// The defaults under `root`, with bus endpoints nothing listens on: the collector's requests
 /// fail fast instead of reaching a real bus.
 func configurationWithoutBus(in root: TemporaryDirectory) -> LoyaltyConfiguration {

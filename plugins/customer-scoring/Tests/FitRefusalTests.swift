@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import LoyaltyEvents
 import LoyaltyScoring
 import LoyaltySimulation
@@ -66,6 +67,37 @@ import Testing
         #expect(refused.count >= 5)
         #expect(refused.allSatisfy { $0.contains("minimumRepeatCustomers") })
         #expect(try store.int("SELECT COUNT(*) FROM scoring_scores WHERE scoredSeq > \(lastSeqBefore) AND fitSeq = \(kept)") > 50)
+    }
+
+    /// Refusals while no fit is in force come every `firstFitRetryEvery` purchases: the first and
+    /// every 20th are logged (info for a short history, else warning), the rest at debug.
+    @Test func refusalsBeforeTheFirstFitAreLoggedOnceInTwenty() throws {
+        #expect(RefusalLogging.level(earlierRefusals: 0, shortHistory: true, fitInForce: false) == .info)
+        #expect(RefusalLogging.level(earlierRefusals: 1, shortHistory: true, fitInForce: false) == .debug)
+        #expect(RefusalLogging.level(earlierRefusals: 20, shortHistory: true, fitInForce: false) == .info)
+        #expect(RefusalLogging.level(earlierRefusals: 0, shortHistory: false, fitInForce: false) == .warning)
+        #expect(RefusalLogging.level(earlierRefusals: 7, shortHistory: false, fitInForce: false) == .debug)
+        #expect(RefusalLogging.level(earlierRefusals: 40, shortHistory: false, fitInForce: false) == .warning)
+        // With a fit in force, refits are `refitEvery` apart and each refusal is a warning.
+        #expect(RefusalLogging.level(earlierRefusals: 7, shortHistory: false, fitInForce: true) == .warning)
+        #expect(RefusalLogging.level(earlierRefusals: 7, shortHistory: true, fitInForce: true) == .debug)
+
+        // Through the plugin: three weeks of a new chain, every attempt refused for short history.
+        let events = Self.chain(customers: 300, events: 5_000)
+        var store = try ScoringDatabase(ScoringSettings())
+        let log = CapturedLog()
+        store.plugin.logger = log.logger("test.scoring")
+        try store.apply(Array(events.prefix { Self.day($0) < 21 }))
+        let refusals = Int(try store.int("SELECT COUNT(*) FROM scoring_fit_failures"))
+        try #require(refusals > 20)
+        let lines = log.all.filter { $0.contains("model refit refused") }
+        #expect(lines.count == refusals)
+        let said = lines.filter { $0.hasPrefix("info ") }
+        #expect(said.count == (refusals + 19) / 20, "\(said)")
+        #expect(said.first?.contains("(refusal 1; only every 20th is logged at this level, the others at debug)") == true, "\(said)")
+        #expect(said.dropFirst().first?.contains("(refusal 21;") == true, "\(said)")
+        #expect(lines.filter { $0.hasPrefix("debug ") }.count == refusals - said.count)
+        #expect(!log.all.contains { $0.hasPrefix("warning ") })
     }
 
     @Test func theGateNamesTheDegenerateParameter() throws {

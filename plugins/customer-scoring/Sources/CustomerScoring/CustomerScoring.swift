@@ -21,10 +21,16 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
     public static let scoredType = "customer.scored"
     public static let serviceName = "customer.score"
     public var settings: ScoringSettings
+    /// Where to log; nil: the process's logging system, as `loyalty.plugin.customer-scoring`. Made
+    /// when used, because the plugin is built before the launcher bootstraps logging.
+    public var logger: Logger?
 
-    public init(settings: ScoringSettings = ScoringSettings()) {
+    public init(settings: ScoringSettings = ScoringSettings(), logger: Logger? = nil) {
         self.settings = settings
+        self.logger = logger
     }
+
+    private var log: Logger { logger ?? Logger(label: "loyalty.plugin.\(name)") }
 
     public func registerMigrations(_ migrator: inout DatabaseMigrator) {
         migrator.registerMigration("customer-scoring v1") { db in
@@ -348,16 +354,12 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
                       cuts: RankCuts(clvValues: scores.map(\.clvValue), summaries: spend))
         } catch {
             let kept = state.currentFitSeq.map { "the fit of seq \($0) stays in force" } ?? "no customer is scored until a fit is accepted"
-            // Waiting for enough history is the normal start of a new chain: said at info level
-            // on the first refusal and every 20th, not as a warning at every attempt.
             let message: Logger.Message = "model refit refused at seq \(event.seq) (\(state.purchasesApplied) purchases, \(spend.count) customers): \(error); \(kept)"
-            let logger = Logger(label: "loyalty.plugin.\(name)")
-            if (error as? FitRefusal)?.isShortHistory == true {
-                let earlier = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scoring_fit_failures") ?? 0
-                if earlier % 20 == 0 { logger.info(message) } else { logger.debug(message) }
-            } else {
-                logger.warning(message)
-            }
+            let earlier = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scoring_fit_failures") ?? 0
+            let shortHistory = (error as? FitRefusal)?.isShortHistory == true, fitInForce = state.currentFitSeq != nil
+            let level = RefusalLogging.level(earlierRefusals: earlier, shortHistory: shortHistory, fitInForce: fitInForce)
+            let counted = level != .debug && RefusalLogging.isThrottled(shortHistory: shortHistory, fitInForce: fitInForce)
+            log.log(level: level, counted ? "\(message) (refusal \(earlier + 1); only every \(RefusalLogging.every)th is logged at this level, the others at debug)" : message)
             try db.execute(sql: "INSERT OR REPLACE INTO scoring_fit_failures (seq, purchasesApplied, error) VALUES (?, ?, ?)",
                            arguments: [event.seq, state.purchasesApplied, String(describing: error)])
             return nil
@@ -459,7 +461,7 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
         // The fit in force was checked on everyone at its time; a history it never saw (much longer
         // since) could still be out of its reach. The previous score then stays, as the fit does.
         guard score.isValid else {
-            Logger(label: "loyalty.plugin.\(name)").warning(
+            log.warning(
                 "customer \(customerId) not rescored at seq \(event.seq): the fit of seq \(fitSeq) gives pAlive=\(score.pAlive), clv=\(score.clvValue)")
             return []
         }
