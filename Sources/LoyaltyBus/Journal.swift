@@ -151,26 +151,61 @@ public final class Journal: Sendable {
 
     /// Events with `seq > after`, oldest first, of the given types (all when empty), at most `limit`,
     /// and how far the scan got: every matching event up to `scannedThrough` is in the result.
+    ///
+    /// With types, each type is read on its own through the `(type, seq)` index, in seq order,
+    /// so every query stops after `limit` entries. One query for all of them (`type IN (…) ORDER BY
+    /// seq LIMIT n`) made SQLite read every matching event after `after`, bodies included, and sort
+    /// them, to return the first n: replaying a journal of 1,000,000 purchases cost 70–130 ms per
+    /// batch of 5,000 at the start, and the plugin waited for it.
+    /// First the seqs (from the index alone), to find the last one that fits in `limit`; then
+    /// the bodies of those events only.
     public func read(after: Int64, limit: Int, types: [String]) throws -> (entries: [StoredEntry], scannedThrough: Int64, head: Int64) {
         try pool.read { db in
             let head = try Int64.fetchOne(db, sql: "SELECT COALESCE(MAX(seq), 0) FROM journal") ?? 0
-            var sql = "SELECT seq, type, body FROM journal WHERE seq > ?"
-            var arguments: StatementArguments = [after]
-            if !types.isEmpty {
-                sql += " AND type IN (\(databaseQuestionMarks(count: types.count)))"
-                arguments += StatementArguments(types)
+            guard limit > 0 else { return ([], after, head) }
+            if types.isEmpty {
+                let entries = try Self.entries(db, sql: "SELECT seq, type, body FROM journal WHERE seq > ? ORDER BY seq LIMIT ?",
+                                               arguments: [after, limit])
+                return (entries, entries.count == limit ? entries.last!.seq : head, head)
             }
-            sql += " ORDER BY seq LIMIT ?"
-            arguments += [limit]
+            let types = Array(Set(types)).sorted()
+            var seqs: [Int64] = []
+            let firstSeqs = try db.cachedStatement(sql: "SELECT seq FROM journal WHERE type = ? AND seq > ? ORDER BY seq LIMIT ?")
+            for type in types {
+                seqs.append(contentsOf: try Int64.fetchAll(firstSeqs, arguments: [type, after, limit]))
+            }
+            // The limit-th smallest seq of all types: no type has an event before it that is not
+            // among its first `limit`.
+            let scannedThrough: Int64
+            if seqs.count >= limit {
+                seqs.sort()
+                scannedThrough = seqs[limit - 1]
+            } else {
+                scannedThrough = head
+            }
             var entries: [StoredEntry] = []
-            let rows = try Row.fetchCursor(db, sql: sql, arguments: arguments)
-            while let row = try rows.next() {
-                let body: Data = row["body"]
-                entries.append(StoredEntry(seq: row["seq"], type: row["type"], body: [UInt8](body)))
+            entries.reserveCapacity(min(seqs.count, limit))
+            let bodies = try db.cachedStatement(sql: "SELECT seq, type, body FROM journal WHERE type = ? AND seq > ? AND seq <= ? ORDER BY seq")
+            for type in types {
+                entries.append(contentsOf: try Self.entries(bodies, arguments: [type, after, scannedThrough]))
             }
-            let scanned = entries.count == limit ? entries.last!.seq : head
-            return (entries, scanned, head)
+            if types.count > 1 { entries.sort { $0.seq < $1.seq } }
+            return (entries, scannedThrough, head)
         }
+    }
+
+    private static func entries(_ db: Database, sql: String, arguments: StatementArguments) throws -> [StoredEntry] {
+        try entries(db.cachedStatement(sql: sql), arguments: arguments)
+    }
+
+    private static func entries(_ statement: Statement, arguments: StatementArguments) throws -> [StoredEntry] {
+        var entries: [StoredEntry] = []
+        let rows = try Row.fetchCursor(statement, arguments: arguments)
+        while let row = try rows.next() {
+            let body: Data = row["body"]
+            entries.append(StoredEntry(seq: row["seq"], type: row["type"], body: [UInt8](body)))
+        }
+        return entries
     }
 
     /// How many events the journal holds.
