@@ -53,16 +53,6 @@ public struct PluginEndpoints: Sendable {
     var socketOptions: [SocketOption] { curve?.socketOptions ?? [] }
 }
 
-/// The event feed's sizes (see `EventFeed`).
-struct FeedTuning: Sendable {
-    /// Events asked of the replay endpoint at a time.
-    var replayBatch = 5000
-    /// Events applied in one transaction while catching up.
-    var catchUpRun = 20_000
-    /// Further behind the journal's head than this, the live feed is switched off (`LiveFeed`).
-    var liveWindow: Int64 = 50_000
-}
-
 /// Runs a plugin: its event feed and its bus link, each on a thread of its own, until graceful
 /// shutdown. A `Service`, so `ServiceGroup` stops it on SIGTERM.
 public final class PluginRuntime: Service, Sendable {
