@@ -59,7 +59,7 @@ public enum Report {
         }
         let result = try pool.read { db -> JSONObject in
             let now = try at ?? SatisfactionPlugin.clock(db).now
-            let stores = try store.map { [$0] } ?? String.fetchAll(db, sql: "SELECT DISTINCT storeId FROM sat_responses ORDER BY storeId")
+            let stores = try store.map { [$0] } ?? Stores.answering(after: nil, in: db)
             func entry(_ store: String?) throws -> JSONValue {
                 var list: [JSONValue] = []
                 for window in windows {

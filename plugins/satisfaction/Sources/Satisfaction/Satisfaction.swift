@@ -386,8 +386,7 @@ struct Monitor {
         let windowWatches = watches.filter { $0.kind != .churnRisk }
         if !windowWatches.isEmpty {
             let reach = windowWatches.map { max(2 * $0.window, $0.window + $0.baseline) }.max()! * 1000
-            var stores = try String.fetchSet(db.cachedStatement(sql: "SELECT DISTINCT storeId FROM sat_responses WHERE at > ?"),
-                                             arguments: [now - Int64(reach)])
+            var stores = Set(try Stores.answering(after: now - Int64(reach), in: db))
             stores.formUnion(try String.fetchAll(db, sql: "SELECT DISTINCT storeId FROM sat_alerts WHERE storeId IS NOT NULL AND customerId IS NULL"))
             for watch in windowWatches {
                 for store in stores.sorted() {

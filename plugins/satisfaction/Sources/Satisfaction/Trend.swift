@@ -56,7 +56,7 @@ public enum Trend {
             // Day i covers [start_i, start_{i+1}); counted as (start - 1 ms, next start - 1 ms].
             let starts: [Date] = (0...days).compactMap { calendar.date(byAdding: .day, value: $0 - days + 1, to: today) }
             let bounds = starts.map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) - 1 }
-            let stores = try store.map { [$0] } ?? String.fetchAll(db, sql: "SELECT DISTINCT storeId FROM sat_responses ORDER BY storeId")
+            let stores = try store.map { [$0] } ?? Stores.answering(after: nil, in: db)
             func series(_ store: String?) throws -> JSONObject {
                 var points: [JSONValue] = []
                 for day in 0..<days {
