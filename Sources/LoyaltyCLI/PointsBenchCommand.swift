@@ -127,9 +127,10 @@ struct PointsBenchCommand: ParsableCommand {
         print(String(format: "replay: %d purchases in %.1f s = %.0f events/s (from the plugin's start, process launch included)",
                      head, replaySeconds, Double(head) / replaySeconds))
         if let cpu = Self.cpuSeconds(of: plugin.processIdentifier) {
-            // Independent of what else the machine runs: what the replay costs the plugin.
-            print(String(format: "plugin CPU during the replay: %.1f s, %.1f µs per event (%.0f events per CPU-second)",
-                         cpu, cpu * 1e6 / Double(head), Double(head) / cpu))
+            // Independent of what else the machine runs: what the replay costs the plugin. The
+            // busy share says whether the plugin or something it waits for (the bus) sets the pace.
+            print(String(format: "plugin CPU during the replay: %.1f s, %.1f µs per event (%.0f events per CPU-second), busy %.0f %% of the replay",
+                         cpu, cpu * 1e6 / Double(head), Double(head) / cpu, 100 * cpu / replaySeconds))
         }
 
         guard pluginName == "points-accrual" else { return }
