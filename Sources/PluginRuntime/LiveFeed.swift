@@ -12,9 +12,11 @@ import ZeroMQ
 /// 1,000,000 purchases publishes 900,000 `points.accrued`), held about 1 KB per event: 1 GB at
 /// the end of that replay. Unsubscribed, the bus sends nothing to it at all.
 ///
-/// Turning the feed back on while still some way behind means the subscription is in place
-/// before the replay reaches the head, so normally nothing is missed; whatever is missed shows
-/// as a gap in seqs or a `$head` beacon ahead of the cursor, and is replayed.
+/// Turning the feed back on while still some way behind (half the window) means the subscription
+/// is in place before the replay reaches the head, so normally nothing is missed; whatever is
+/// missed shows as a gap in seqs or a `$head` beacon ahead of the cursor, and is replayed. The
+/// gap between the two thresholds keeps a plugin whose backlog hovers near the window (live
+/// traffic as fast as its replay) from switching at every batch.
 /// Owned by the feed thread, like the socket.
 struct LiveFeed {
     let socket: Socket
@@ -31,19 +33,20 @@ struct LiveFeed {
         self.logger = logger
     }
 
-    /// While catching up: off when more than `window` events remain, on again within it.
+    /// While catching up: off when more than `window` events remain, on again within half of it.
     mutating func follow(remaining: Int64) throws {
-        if remaining > window {
-            if isOn {
-                try socket.set(.unsubscribe([]))
-                isOn = false
-                metrics.pausedLiveFeed()
-                logger.info("catching up \(remaining) events behind the journal's head: live feed off until within \(window)")
-            }
+        if isOn && remaining > window {
+            try socket.set(.unsubscribe([]))
+            isOn = false
+            metrics.pausedLiveFeed()
+            logger.info("catching up \(remaining) events behind the journal's head: live feed off until within \(window / 2)")
+        }
+        if !isOn && remaining <= window / 2 {
+            try resume()
+        }
+        if !isOn {
             // What was queued before the bus saw the unsubscription is covered by the replay.
             while try socket.receive(dontWait: true) != nil {}
-        } else {
-            try resume()
         }
     }
 

@@ -493,22 +493,23 @@ class Feed(threading.Thread):
     def follow_live(self, remaining):
         """Far behind the head, the SUB is unsubscribed: nothing reads it while we replay and it
         has no high-water mark, so whatever the bus published meanwhile would wait in memory only
-        to be skipped as replayed. Back on within LIVE_WINDOW, before the replay reaches the head;
-        anything missed in between shows as a gap and is replayed."""
-        if remaining > LIVE_WINDOW:
-            if self.live_on:
-                self.sub.setsockopt(zmq.UNSUBSCRIBE, b"")
-                self.live_on = False
-                log.info("catching up %d events behind the journal's head: live feed off until within %d", remaining, LIVE_WINDOW)
+        to be skipped as replayed. Back on within half of LIVE_WINDOW, before the replay reaches
+        the head (the gap between the two keeps a backlog hovering near the window from switching
+        at every batch); anything missed in between shows as a gap and is replayed."""
+        if self.live_on and remaining > LIVE_WINDOW:
+            self.sub.setsockopt(zmq.UNSUBSCRIBE, b"")
+            self.live_on = False
+            log.info("catching up %d events behind the journal's head: live feed off until within %d", remaining, LIVE_WINDOW // 2)
+        if not self.live_on and remaining <= LIVE_WINDOW // 2:
+            self.sub.setsockopt(zmq.SUBSCRIBE, b"")
+            self.live_on = True
+            log.info("live feed on again")
+        if not self.live_on:
             while True:               # queued before the bus saw the unsubscription: covered by the replay
                 try:
                     self.sub.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
                     break
-        elif not self.live_on:
-            self.sub.setsockopt(zmq.SUBSCRIBE, b"")
-            self.live_on = True
-            log.info("live feed on again")
 
     def apply(self, db, published, through):
         events = [(seq, raw) for topic, seq, raw in published if topic in TOPICS]
