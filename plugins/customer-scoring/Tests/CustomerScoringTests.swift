@@ -250,6 +250,7 @@ struct ScoringDatabase {
         let stream = Stream.make()
         var settings = ScoringSettings()
         settings.refitEvery = 100_000  // only the first fit, unless asked below
+        settings.refitPurchasesPerCustomer = 0  // the two refits asked below are one purchase apart
         var store = try ScoringDatabase(settings)
         let emitted = try store.apply(stream.events)
         #expect(!emitted.isEmpty)

@@ -163,3 +163,59 @@ import Testing
         }
     }
 }
+
+/// How often a fit is attempted on a large chain, and the settings file that says so.
+@Suite(.serialized) struct RefitCadenceTests {
+    /// Every attempt reads and scores every customer: attempts are at least
+    /// `refitPurchasesPerCustomer` purchases per known customer apart, before the first fit and after.
+    @Test func attemptsAreSpacedInProportionToTheCustomers() throws {
+        let events = FitRefusalTests.chain(customers: 300, events: 4_000)
+        func attempts(share: Double) throws -> [Int64] {
+            var settings = ScoringSettings()
+            settings.refitEvery = 100
+            settings.refitPurchasesPerCustomer = share
+            let store = try ScoringDatabase(settings)
+            try store.apply(events)
+            return try store.rows("""
+                SELECT purchasesApplied FROM scoring_fits UNION ALL SELECT purchasesApplied FROM scoring_fit_failures ORDER BY 1
+                """).map { Int64($0[0])! }
+        }
+        // Customers known after each applied purchase, as the plugin counts them.
+        var known = Set<String>(), customersAfter: [Int64] = [0]
+        for event in events {
+            guard case .purchase(let purchase) = event.envelope.payload, let id = purchase.customerId else { continue }
+            known.insert(id)
+            customersAfter.append(Int64(known.count))
+        }
+        let unspaced = try attempts(share: 0)
+        let spaced = try attempts(share: 1)
+        try #require(customersAfter.last! >= 250)
+        #expect(unspaced.count >= 40, "\(unspaced)")
+        #expect(spaced.count >= 8 && spaced.count * 2 < unspaced.count, "spaced \(spaced), unspaced \(unspaced)")
+        for (previous, next) in zip(spaced, spaced.dropFirst()) {
+            #expect(next - previous >= customersAfter[Int(next)], "attempt at \(next) after \(previous)")
+        }
+        // Without spacing, attempts keep the cadences of refitEvery and firstFitRetryEvery.
+        for (previous, next) in zip(unspaced, unspaced.dropFirst()) {
+            #expect(next % 100 == 0 || next - previous == 50, "attempt at \(next) after \(previous)")
+        }
+    }
+
+    @Test func theSettingsFileIsReadAndABadValueNamesFileAndKey() throws {
+        let directory = try TemporaryDirectory("scoring-settings")
+        let path = directory.path + "/scoring.yaml"
+        try "period: day\nrefitEvery: 500\nrefitPurchasesPerCustomer: 0.25\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let settings = try ScoringSettings.load(path: path)
+        #expect(settings.period == .day && settings.refitEvery == 500 && settings.refitPurchasesPerCustomer == 0.25)
+        try "refitPurchasesPerCustomer: 2\n".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try ScoringSettings.load(path: path).refitPurchasesPerCustomer == 2)
+        #expect(try ScoringSettings.load(path: directory.path + "/absent.yaml") == ScoringSettings())
+        for (text, expected) in [("refitPurchasesPerCustomer: -1\n", "'refitPurchasesPerCustomer' must be a number from 0 to 1000, not '-1'"),
+                                 ("refitPurchasesPerCustomer: often\n", "'refitPurchasesPerCustomer' must be a number from 0 to 1000, not 'often'"),
+                                 ("refitEvry: 5\n", "unknown key 'refitEvry'")] {
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let error = try #require(throws: ScoringSettingsError.self) { try ScoringSettings.load(path: path) }
+            #expect(error.message.hasPrefix(path + ": ") && error.message.contains(expected), "\(error.message)")
+        }
+    }
+}

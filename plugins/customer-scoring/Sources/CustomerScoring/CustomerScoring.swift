@@ -165,11 +165,15 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
             .execute(arguments: [isNewCustomer ? 1 : 0])
 
         let state = try State.fetch(db)
+        let sinceAttempt = state.purchasesApplied - (state.lastFitAttempt ?? 0)
+        // An attempt reads and scores every customer: spaced in proportion to them, its cost per
+        // purchase stays the same however large the chain grows.
+        let spaced = Double(sinceAttempt) >= settings.refitPurchasesPerCustomer * Double(state.customers)
         let due: Bool
         if state.purchasesApplied % Int64(settings.refitEvery) == 0 {
-            due = true
+            due = spaced
         } else if state.currentFitSeq == nil, state.customers >= Int64(settings.minimumCustomersForFirstFit) {
-            due = state.lastFitAttempt.map { state.purchasesApplied - $0 >= Int64(settings.firstFitRetryEvery) } ?? true
+            due = spaced && (state.lastFitAttempt == nil || sinceAttempt >= Int64(settings.firstFitRetryEvery))
         } else {
             due = false
         }
@@ -221,44 +225,12 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
 
     // MARK: - Summaries
 
-    /// Transactions, one per customer and period (dated at the period's first day), for `LoyaltyScoring`.
-    static func transactions(_ rows: [Row], margin: Bool) -> [ScoringTransaction] {
-        rows.map { row in
-            let day: Int64 = row["periodStart"]
-            return ScoringTransaction(customerId: row["customerId"], date: Date(timeIntervalSince1970: Double(day) * 86_400),
-                                      amountMinor: margin ? row["margin"] : row["spend"])
-        }
-    }
-
-    static func eventDate(_ event: StoredEvent) -> Date {
-        Date(timeIntervalSince1970: Double(event.envelope.occurredAt.epochMilliseconds) / 1000)
-    }
-
     /// Every customer's summary (spend, and margin for customers whose margins are all known), at the
     /// event's time, with the definitions of `TransactionSummary.summarize`.
     func summaries(at event: StoredEvent, customerId: String? = nil, in db: Database)
         throws -> (spend: [CustomerSummary], margin: [String: CustomerSummary])
     {
-        let end = periodStart(event.envelope.occurredAt)
-        let rows: [Row]
-        if let customerId {
-            rows = try Row.fetchAll(db.cachedStatement(sql: """
-                SELECT customerId, periodStart, spend, margin, marginUnknown FROM scoring_periods
-                WHERE customerId = ? AND periodStart <= ? ORDER BY periodStart
-                """), arguments: [customerId, end])
-        } else {
-            rows = try Row.fetchAll(db, sql: """
-                SELECT customerId, periodStart, spend, margin, marginUnknown FROM scoring_periods
-                WHERE periodStart <= ? ORDER BY customerId, periodStart
-                """, arguments: [end])
-        }
-        let date = Self.eventDate(event)
-        let spend = TransactionSummary.summarize(Self.transactions(rows, margin: false), observationEnd: date, period: settings.period)
-        var unknown = Set<String>()
-        for row in rows where (row["marginUnknown"] as Int64) > 0 { unknown.insert(row["customerId"]) }
-        let known = rows.filter { !unknown.contains($0["customerId"]) }
-        let margin = TransactionSummary.summarize(Self.transactions(known, margin: true), observationEnd: date, period: settings.period)
-        return (spend, Dictionary(uniqueKeysWithValues: margin.map { ($0.customerId, $0) }))
+        try PeriodSummaries.read(db, through: periodStart(event.envelope.occurredAt), customerId: customerId, period: settings.period)
     }
 
     // MARK: - Fits

@@ -8,6 +8,10 @@ public struct ScoringSettings: Sendable, Equatable {
     public var period: SummaryPeriod = .week
     /// Refit after every this-many applied (non-anonymous) purchases.
     public var refitEvery: Int = 1000
+    /// An attempt to fit reads and scores every customer, so attempts are also at least this many
+    /// purchases per known customer apart (0.1: 5,000 purchases at 50,000 customers). Below
+    /// `refitEvery` / 0.1 customers (10,000 by default) it changes nothing.
+    public var refitPurchasesPerCustomer: Double = 0.1
     /// The first fit happens as soon as this many customers have a purchase.
     public var minimumCustomersForFirstFit: Int = 50
     /// A fit is refused (the fit in force stays) until this many customers have bought in two periods or more…
@@ -51,7 +55,8 @@ public struct ScoringSettings: Sendable, Equatable {
         guard let map = root as? [String: Any] else {
             throw ScoringSettingsError(message: "\(path): expected a mapping of settings")
         }
-        let known = ["period", "refitEvery", "minimumCustomersForFirstFit", "minimumRepeatCustomers", "minimumHistoryPeriods"]
+        let known = ["period", "refitEvery", "refitPurchasesPerCustomer", "minimumCustomersForFirstFit", "minimumRepeatCustomers",
+                     "minimumHistoryPeriods"]
         for key in map.keys where !known.contains(key) {
             throw ScoringSettingsError(message: "\(path): unknown key '\(key)' (known: \(known.joined(separator: ", ")))")
         }
@@ -66,6 +71,12 @@ public struct ScoringSettings: Sendable, Equatable {
                 throw ScoringSettingsError(message: "\(path): 'refitEvery' must be an integer ≥ 1, not '\(value)'")
             }
             settings.refitEvery = n
+        }
+        if let value = map["refitPurchasesPerCustomer"] {
+            guard let share = (value as? Double) ?? (value as? Int).map(Double.init), share >= 0, share <= 1000 else {
+                throw ScoringSettingsError(message: "\(path): 'refitPurchasesPerCustomer' must be a number from 0 to 1000, not '\(value)'")
+            }
+            settings.refitPurchasesPerCustomer = share
         }
         if let value = map["minimumCustomersForFirstFit"] {
             guard let n = value as? Int, n >= 2 else {
