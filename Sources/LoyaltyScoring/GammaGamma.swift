@@ -138,15 +138,29 @@ public enum GammaGamma {
         period: CLVPeriod = .day
     ) -> Double {
         let value = conditionalExpectedAverageSpend(spend, frequency: c.frequency, monetaryValue: c.monetaryValue)
+        return value * discountedExpectedPurchases(purchases, customer: c, months: months, monthlyDiscountRate: monthlyDiscountRate,
+                                                   period: period)
+    }
+
+    /// The purchases `customerLifetimeValue` multiplies by the expected average spend: each month's
+    /// expected purchases, discounted. It depends on frequency, recency and T only, so customers
+    /// with the same three share it (a refit computes it once per distinct three).
+    public static func discountedExpectedPurchases(
+        _ purchases: BetaGeoParameters,
+        customer c: CustomerSummary,
+        months: Int = 12,
+        monthlyDiscountRate: Double = 0.01,
+        period: CLVPeriod = .day
+    ) -> Double {
         let factor = period.periodsPerMonth
-        var clv = 0.0
+        var discounted = 0.0
         var previous = 0.0  // expected purchases up to 0 periods is 0
         for month in stride(from: 1, through: months, by: 1) {
             let t = Double(month) * factor
             let cumulative = BetaGeo.conditionalExpectedPurchases(purchases, t: t, frequency: c.frequency, recency: c.recency, T: c.T)
-            clv += value * (cumulative - previous) / pow(1 + monthlyDiscountRate, Double(month))
+            discounted += (cumulative - previous) / pow(1 + monthlyDiscountRate, Double(month))
             previous = cumulative
         }
-        return clv
+        return discounted
     }
 }
