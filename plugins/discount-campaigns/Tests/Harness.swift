@@ -44,7 +44,10 @@ final class Harness {
     deinit { try? FileManager.default.removeItem(atPath: folder) }
 
     /// Applies events in one transaction, as the runtime applies a run.
-    func apply(_ envelopes: EventEnvelope...) throws {
+    func apply(_ envelopes: EventEnvelope...) throws { try apply(envelopes) }
+
+    /// Applies events in one transaction, as the runtime applies a run.
+    func apply(_ envelopes: [EventEnvelope]) throws {
         let produced = try pool.write { db -> [(String, String, [UInt8])] in
             var all: [(String, String, [UInt8])] = []
             for envelope in envelopes {

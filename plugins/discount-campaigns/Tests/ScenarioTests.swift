@@ -407,3 +407,53 @@ private let header = """
         #expect(throws: EventValidationError.self) { try EventCodec.decode(Array(tooMany.utf8)) }
     }
 }
+
+/// Catching up, the runtime applies thousands of events in one transaction.
+@Suite struct LongRuns {
+    static let rules = header + """
+        campaigns:
+          - id: welcome
+            discount: { amount: 10 NOK }
+            budget: { perCustomer: 1, redemptions: 100 }
+        """
+    static let at = "2026-11-27T12:00:00+01:00"
+    static let coffee: [(String, Int64, Int64)] = [("coffee", 1, 4_000)]
+
+    /// The quote's counters take a long run's changes once, when it commits, in the order of its
+    /// events, and none of a long run that rolls back: the same as one transaction per event.
+    @Test func aLongRunReachesTheQuoteCountersOnlyWhenItCommits() throws {
+        // 99 customers redeem once (one redemption of the 100 left), then buy again (refused).
+        let committed = (0..<198).map { n in Make.purchase("p\(n)", customer: "C\(n % 99)", at: Self.at, lines: Self.coffee) }
+        let rolledBack = (0..<60).map { n in Make.purchase("r\(n)", customer: "R\(n)", at: Self.at, lines: Self.coffee) }
+        let run = try Harness(rules: Self.rules), each = try Harness(rules: Self.rules)
+        for h in [run, each] {
+            h.clock.set(Self.at)
+            #expect(try h.quote(customer: "C0", lines: Self.coffee).discount == 1_000)   // loads the counters
+        }
+        struct Boom: Error {}
+        #expect(throws: Boom.self) {
+            try run.pool.write { db in
+                for (n, envelope) in rolledBack.enumerated() {
+                    var emitter = Emitter(pluginName: run.plugin.name, input: envelope)
+                    try run.plugin.apply(StoredEvent(seq: Int64(1_000 + n), envelope: envelope), in: db, emit: &emitter)
+                }
+                throw Boom()
+            }
+        }
+        try run.apply(committed)
+        for envelope in committed { try each.apply(envelope) }
+
+        #expect(run.emitted("campaign.redeemed").map { $0["discount"] } == each.emitted("campaign.redeemed").map { $0["discount"] })
+        #expect(run.emitted("campaign.redeemed").filter { $0["discount"] == .int(1_000) }.count == 99)
+        for customer in ["C0", "C50", "C98", "R0", "R59", "new"] {
+            let fromRun = try run.quote(customer: customer, lines: Self.coffee)
+            let fromEach = try each.quote(customer: customer, lines: Self.coffee)
+            #expect(fromRun.applied == fromEach.applied && fromRun.notApplied == fromEach.notApplied, "\(customer)")
+        }
+        // One redemption left, for anyone who has not had theirs: what the rolled-back run did is not counted.
+        #expect(try run.quote(customer: "C0", lines: Self.coffee).notApplied["welcome"] == "customer-limit-reached")
+        #expect(try run.quote(customer: "R0", lines: Self.coffee).applied["welcome"] == 1_000)
+        try run.apply(Make.purchase("last", customer: "R0", at: Self.at, lines: Self.coffee))
+        #expect(try run.quote(customer: "new", lines: Self.coffee).notApplied["welcome"] == "redemptions-spent")
+    }
+}

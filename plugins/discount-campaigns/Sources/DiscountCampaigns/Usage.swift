@@ -204,6 +204,8 @@ final class Memory: Sendable {
     private let reader = ServiceReader()
     /// Commits published so far; a load that saw a commit happen while it read starts again.
     private let commits = Atomic<Int>(0)
+    /// What the write transaction in progress changed so far, event by event (`publish`).
+    private let pending = Mutex<[Changes]>([])
 
     /// Runs `body` on the loaded counters.
     func withCounters<T>(_ pool: DatabasePool, today: Int, _ body: (inout Counters) throws -> T) throws -> T {
@@ -251,14 +253,31 @@ final class Memory: Sendable {
 
     /// Registers `changes` to reach the counters when the current transaction commits (and to
     /// be dropped if it rolls back).
+    ///
+    /// One commit hook per transaction, not one per event: GRDB asks every hook registered in a
+    /// transaction about each statement that follows, so while catching up (20,000 events in a
+    /// transaction) a hook per event made each purchase cost 840 µs. Writes go through the pool's
+    /// one writer, a transaction at a time, so the changes waiting are those of the transaction in
+    /// progress; they are applied in the order they came (a code issued, then redeemed).
     func publish(_ changes: Changes, onCommitOf db: Database) {
-        db.afterNextTransaction { _ in
+        let first = pending.withLock { waiting in
+            waiting.append(changes)
+            return waiting.count == 1
+        }
+        guard first else { return }
+        db.afterNextTransaction(onCommit: { _ in
+            let committed = self.pending.withLock { waiting in
+                defer { waiting.removeAll() }
+                return waiting
+            }
             self.commits.add(1, ordering: .releasing)
             self.state.withLock { counters in
                 // Not loaded yet: the load will read the committed tables.
-                counters?.apply(changes)
+                for changes in committed { counters?.apply(changes) }
             }
-        }
+        }, onRollback: { _ in
+            self.pending.withLock { $0.removeAll() }
+        })
     }
 
     /// Forgets the counters; the next use reloads them from the tables.
