@@ -64,5 +64,31 @@ enum Schema {
                 ) WITHOUT ROWID;
                 """)
         }
+        migrator.registerMigration("discount-campaigns v2 counters keyed for the purchase") { db in
+            // A purchase reads its customer's and its day's counters of every campaign. Keyed by
+            // campaign first, both reads scanned the whole table, which grows with every customer:
+            // a replay of 100,000 purchases of 50,000 customers spent 90 % of its time there.
+            try db.execute(sql: """
+                CREATE TABLE campaign_customers_new (
+                    campaignId TEXT NOT NULL,
+                    customerId TEXT NOT NULL,
+                    redemptions INTEGER NOT NULL,
+                    PRIMARY KEY (customerId, campaignId)
+                ) WITHOUT ROWID;
+                INSERT INTO campaign_customers_new (campaignId, customerId, redemptions)
+                    SELECT campaignId, customerId, redemptions FROM campaign_customers;
+                DROP TABLE campaign_customers;
+                ALTER TABLE campaign_customers_new RENAME TO campaign_customers;
+                CREATE TABLE campaign_days_new (
+                    campaignId TEXT NOT NULL,
+                    day INTEGER NOT NULL,
+                    redemptions INTEGER NOT NULL,
+                    PRIMARY KEY (day, campaignId)
+                ) WITHOUT ROWID;
+                INSERT INTO campaign_days_new (campaignId, day, redemptions) SELECT campaignId, day, redemptions FROM campaign_days;
+                DROP TABLE campaign_days;
+                ALTER TABLE campaign_days_new RENAME TO campaign_days;
+                """)
+        }
     }
 }
