@@ -9,8 +9,9 @@ public struct ScoringSettings: Sendable, Equatable {
     /// Refit after every this-many applied (non-anonymous) purchases.
     public var refitEvery: Int = 1000
     /// An attempt to fit reads and scores every customer, so attempts are also at least this many
-    /// purchases per known customer apart (0.1: 5,000 purchases at 50,000 customers). Below
-    /// `refitEvery` / 0.1 customers (10,000 by default) it changes nothing.
+    /// purchases per known customer apart (0.1: 5,000 purchases at 50,000 customers). Refits are
+    /// spaced by `refitEvery` alone below `refitEvery` / 0.1 customers (10,000); retries before the
+    /// first fit by `firstFitRetryEvery` alone below 500.
     public var refitPurchasesPerCustomer: Double = 0.1
     /// The first fit happens as soon as this many customers have a purchase.
     public var minimumCustomersForFirstFit: Int = 50
