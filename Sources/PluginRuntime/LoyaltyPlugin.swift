@@ -16,7 +16,9 @@ public protocol LoyaltyPlugin: Sendable {
     /// records the failure and goes on (a plugin bug must not stop the chain's other effects).
     /// To get there the runtime may roll back a whole run and apply it again, so anything a
     /// plugin keeps in memory beside its tables must follow the transaction's fate
-    /// (`Database.afterNextTransaction(onCommit:onRollback:)`).
+    /// (`Database.afterNextTransaction(onCommit:onRollback:)`, registered once per transaction:
+    /// GRDB asks every registered hook about each later statement, and a catch-up run holds
+    /// thousands of events).
     func apply(_ event: StoredEvent, in db: Database, emit: inout Emitter) throws
     /// Service name → handler, e.g. `store-counter.count`.
     var services: [String: ServiceHandler] { get }
