@@ -253,7 +253,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "plugins/satisfaction/Tests"),
         .testTarget(name: "DiscountCampaignsTests", dependencies: [
-            "DiscountCampaigns", "PluginRuntime", "LoyaltyRules", "LoyaltyEvents",
+            "DiscountCampaigns", "PluginRuntime", "LoyaltyRules", "LoyaltyEvents", "LoyaltyTestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
         ], path: "plugins/discount-campaigns/Tests"),
         .testTarget(name: "RewardRulesTests", dependencies: [

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import LoyaltyEvents
+import LoyaltyTestSupport
 import PluginRuntime
 import Testing
 @testable import DiscountCampaigns
@@ -56,10 +57,9 @@ import Testing
 
     /// A database of the first version keeps its counters through the migration that re-keys them.
     @Test func countersWrittenBeforeTheRekeyingAreKept() throws {
-        let folder = NSTemporaryDirectory() + "campaigns-migration-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
-        let queue = try DatabaseQueue(path: folder + "/campaigns.sqlite")
+        let folder = try TemporaryDirectory("campaigns-migration")
+        defer { folder.remove() }
+        let queue = try DatabaseQueue(path: folder.path + "/campaigns.sqlite")
         var migrator = DatabaseMigrator()
         Schema.register(&migrator)
         try migrator.migrate(queue, upTo: "discount-campaigns v1")
