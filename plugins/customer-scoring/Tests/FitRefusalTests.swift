@@ -174,6 +174,8 @@ import Testing
             var settings = ScoringSettings()
             settings.refitEvery = 100
             settings.refitPurchasesPerCustomer = share
+            // This chain has refusals now and then; their back-off is tested on its own below.
+            settings.refitBackoffLimit = 1
             let store = try ScoringDatabase(settings)
             try store.apply(events)
             return try store.rows("""
@@ -201,17 +203,71 @@ import Testing
         }
     }
 
+    /// A chain the models cannot describe: every customer buys once a week, the same amount. The
+    /// likelihood has no finite optimum there, so every fit is refused after the optimiser ran.
+    static func alikeChain(customers: Int, weeks: Int) -> [StoredEvent] {
+        let monday: Int64 = 1_767_571_200_000   // 2026-01-05
+        var raw: [EventEnvelope] = []
+        for week in 0..<weeks {
+            for c in 1...customers {
+                let at = monday + Int64(week) * 7 * 86_400_000 + Int64(c % 5) * 86_400_000 + Int64(c) * 1000
+                raw.append(Sample.purchase(receipt: week * customers + c, customer: String(format: "C%06d", c), amount: 5000, at: at))
+            }
+        }
+        raw.sort { $0.occurredAt.epochMilliseconds < $1.occurredAt.epochMilliseconds }
+        return raw.enumerated().map { StoredEvent(seq: Int64($0.offset + 1), envelope: $0.element) }
+    }
+
+    /// Refused attempts double the spacing of the next, up to `refitBackoffLimit`; refusals for
+    /// too short a history do not (they cost no fitting and pass with time); an accepted fit resets.
+    @Test func refusedAttemptsBackOffAndAnAcceptedFitResets() throws {
+        var settings = ScoringSettings()
+        settings.refitEvery = 100
+        settings.refitPurchasesPerCustomer = 0
+        settings.refitBackoffLimit = 8
+        let store = try ScoringDatabase(settings)
+        try store.apply(Self.alikeChain(customers: 200, weeks: 14))
+        let failures = try store.rows("SELECT purchasesApplied, error FROM scoring_fit_failures ORDER BY seq")
+        #expect(try store.int("SELECT COUNT(*) FROM scoring_fits") == 0)
+        let short = failures.prefix { $0[1].contains("minimumHistoryPeriods") || $0[1].contains("minimumRepeatCustomers") }
+        let fitted = failures.dropFirst(short.count).map { Int64($0[0])! }
+        try #require(short.count >= 3 && fitted.count >= 6, "\(failures)")
+        #expect(!failures.dropFirst(short.count).contains { $0[1].contains("minimumHistoryPeriods") || $0[1].contains("minimumRepeatCustomers") })
+        // Short-history refusals keep the retry cadence (firstFitRetryEvery, 50).
+        let shortAt = short.map { Int64($0[0])! }
+        for (previous, next) in zip(shortAt, shortAt.dropFirst()) { #expect(next - previous == 50, "\(shortAt)") }
+        // After the k-th refusal in a row the next attempt waits 50 · min(2^k, 8) purchases.
+        for (k, (previous, next)) in zip(fitted, fitted.dropFirst()).enumerated() {
+            #expect(next - previous == 50 * Int64(min(1 << (k + 1), 8)), "attempt \(k + 2) at \(next) after \(previous): \(fitted)")
+        }
+        #expect(try store.int("SELECT refusedInARow FROM scoring_state") == Int64(fitted.count))
+
+        // A chain the models do fit: the first accepted fit resets the count, and refits go back to
+        // the usual cadence.
+        let fittable = try ScoringDatabase(settings)
+        try fittable.pool.write { db in try db.execute(sql: "UPDATE scoring_state SET refusedInARow = 5") }
+        try fittable.apply(Stream.make().events)
+        #expect(try fittable.int("SELECT COUNT(*) FROM scoring_fits") >= 2)
+        let last = try fittable.rows("""
+            SELECT purchasesApplied FROM scoring_fits UNION ALL SELECT purchasesApplied FROM scoring_fit_failures ORDER BY 1 DESC LIMIT 2
+            """).map { Int64($0[0])! }
+        #expect(try fittable.int("SELECT refusedInARow FROM scoring_state") == 0)
+        #expect(last.count == 2 && last[0] - last[1] == 100, "\(last)")
+    }
+
     @Test func theSettingsFileIsReadAndABadValueNamesFileAndKey() throws {
         let directory = try TemporaryDirectory("scoring-settings")
         let path = directory.path + "/scoring.yaml"
-        try "period: day\nrefitEvery: 500\nrefitPurchasesPerCustomer: 0.25\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try "period: day\nrefitEvery: 500\nrefitPurchasesPerCustomer: 0.25\nrefitBackoffLimit: 4\n".write(toFile: path, atomically: true, encoding: .utf8)
         let settings = try ScoringSettings.load(path: path)
         #expect(settings.period == .day && settings.refitEvery == 500 && settings.refitPurchasesPerCustomer == 0.25)
+        #expect(settings.refitBackoffLimit == 4 && settings.refitBackoff(afterRefusals: 1) == 2 && settings.refitBackoff(afterRefusals: 3) == 4)
         try "refitPurchasesPerCustomer: 2\n".write(toFile: path, atomically: true, encoding: .utf8)
         #expect(try ScoringSettings.load(path: path).refitPurchasesPerCustomer == 2)
         #expect(try ScoringSettings.load(path: directory.path + "/absent.yaml") == ScoringSettings())
         for (text, expected) in [("refitPurchasesPerCustomer: -1\n", "'refitPurchasesPerCustomer' must be a number from 0 to 1000, not '-1'"),
                                  ("refitPurchasesPerCustomer: often\n", "'refitPurchasesPerCustomer' must be a number from 0 to 1000, not 'often'"),
+                                 ("refitBackoffLimit: 0\n", "'refitBackoffLimit' must be an integer from 1 (no back-off) to 1000000, not '0'"),
                                  ("refitEvry: 5\n", "unknown key 'refitEvry'")] {
             try text.write(toFile: path, atomically: true, encoding: .utf8)
             let error = try #require(throws: ScoringSettingsError.self) { try ScoringSettings.load(path: path) }

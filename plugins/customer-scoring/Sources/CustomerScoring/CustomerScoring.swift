@@ -100,6 +100,11 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
                 CREATE INDEX scoring_scores_clv ON scoring_scores (clvValue);
                 """)
         }
+        migrator.registerMigration("customer-scoring v2 refusals in a row") { db in
+            // Attempts refused after the optimiser ran, since the last accepted fit: each one
+            // doubles the spacing of the next attempt (`refitBackoffLimit`).
+            try db.execute(sql: "ALTER TABLE scoring_state ADD COLUMN refusedInARow INTEGER NOT NULL DEFAULT 0")
+        }
     }
 
     public func apply(_ event: StoredEvent, in db: Database, emit: inout Emitter) throws {
@@ -165,22 +170,32 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
             .execute(arguments: [isNewCustomer ? 1 : 0])
 
         let state = try State.fetch(db)
-        let sinceAttempt = state.purchasesApplied - (state.lastFitAttempt ?? 0)
-        // An attempt reads and scores every customer: spaced in proportion to them, its cost per
-        // purchase stays the same however large the chain grows.
-        let spaced = Double(sinceAttempt) >= settings.refitPurchasesPerCustomer * Double(state.customers)
-        let due: Bool
-        if state.purchasesApplied % Int64(settings.refitEvery) == 0 {
-            due = spaced
-        } else if state.currentFitSeq == nil, state.customers >= Int64(settings.minimumCustomersForFirstFit) {
-            due = spaced && (state.lastFitAttempt == nil || sinceAttempt >= Int64(settings.firstFitRetryEvery))
-        } else {
-            due = false
-        }
-        if due, let emissions = try refit(event: event, state: state, in: db) {
+        if isRefitDue(state), let emissions = try refit(event: event, state: state, in: db) {
             return emissions
         }
         return try rescore(customerId: customerId, event: event, in: db)
+    }
+
+    /// Whether this purchase is the time to attempt a fit.
+    ///
+    /// An attempt reads and scores every customer: spaced in proportion to them, its cost per
+    /// purchase stays the same however large the chain grows. Each attempt refused after the
+    /// optimiser ran doubles the spacing, up to `refitBackoffLimit` times: on data the models
+    /// cannot describe (everyone buying alike: the likelihood has no finite optimum, and the
+    /// optimiser searches the ridge for seconds before giving up) the plugin would otherwise
+    /// spend most of its time on fits it refuses, and fall behind the tills.
+    func isRefitDue(_ state: State) -> Bool {
+        let sinceAttempt = Double(state.purchasesApplied - (state.lastFitAttempt ?? 0))
+        let spacing = settings.refitPurchasesPerCustomer * Double(state.customers)
+        let backoff = Double(settings.refitBackoff(afterRefusals: state.refusedInARow))
+        if state.purchasesApplied % Int64(settings.refitEvery) == 0,
+           sinceAttempt >= max(spacing, backoff > 1 ? Double(settings.refitEvery) : 0) * backoff {
+            return true
+        }
+        // Before the first fit, retries come sooner than `refitEvery`.
+        guard state.currentFitSeq == nil, state.customers >= Int64(settings.minimumCustomersForFirstFit) else { return false }
+        let retry = state.lastFitAttempt == nil ? 0 : Double(settings.firstFitRetryEvery)
+        return sinceAttempt >= max(spacing, retry) * backoff
     }
 
     private func applyReturn(_ returned: Return, event: StoredEvent, in db: Database) throws -> [ScoringEmission] {
@@ -213,13 +228,15 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
         var customers: Int64
         var lastFitAttempt: Int64?
         var currentFitSeq: Int64?
+        /// Attempts refused after the optimiser ran, since the last accepted fit.
+        var refusedInARow: Int = 0
 
         static func fetch(_ db: Database) throws -> State {
             guard let row = try Row.fetchOne(db.cachedStatement(sql: "SELECT * FROM scoring_state WHERE id = 1")) else {
                 throw ScoringStateError(message: "scoring_state has no row: the database was not created by this plugin's migrations")
             }
             return State(purchasesApplied: row["purchasesApplied"], customers: row["customers"],
-                         lastFitAttempt: row["lastFitAttempt"], currentFitSeq: row["currentFitSeq"])
+                         lastFitAttempt: row["lastFitAttempt"], currentFitSeq: row["currentFitSeq"], refusedInARow: row["refusedInARow"])
         }
     }
 
@@ -327,9 +344,17 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
                       cuts: RankCuts(clvValues: scores.map(\.clvValue), summaries: spend))
         } catch {
             let kept = state.currentFitSeq.map { "the fit of seq \($0) stays in force" } ?? "no customer is scored until a fit is accepted"
-            let message: Logger.Message = "model refit refused at seq \(event.seq) (\(state.purchasesApplied) purchases, \(spend.count) customers): \(error); \(kept)"
-            let earlier = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scoring_fit_failures") ?? 0
             let shortHistory = (error as? FitRefusal)?.isShortHistory == true, fitInForce = state.currentFitSeq != nil
+            var spacing = ""
+            if !shortHistory {
+                // Too little history is checked before any fitting, cheaply, and goes away with
+                // time; a refusal after the optimiser ran spaces the next attempt further.
+                try db.execute(sql: "UPDATE scoring_state SET refusedInARow = refusedInARow + 1 WHERE id = 1")
+                let backoff = settings.refitBackoff(afterRefusals: state.refusedInARow + 1)
+                if backoff > 1 { spacing = "; \(state.refusedInARow + 1) refused in a row, so the next attempt waits \(backoff) times as long (refitBackoffLimit)" }
+            }
+            let message: Logger.Message = "model refit refused at seq \(event.seq) (\(state.purchasesApplied) purchases, \(spend.count) customers): \(error); \(kept)\(spacing)"
+            let earlier = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM scoring_fit_failures") ?? 0
             let level = RefusalLogging.level(earlierRefusals: earlier, shortHistory: shortHistory, fitInForce: fitInForce)
             let counted = level != .debug && RefusalLogging.isThrottled(shortHistory: shortHistory, fitInForce: fitInForce)
             log.log(level: level, counted ? "\(message) (refusal \(earlier + 1); only every \(RefusalLogging.every)th is logged at this level, the others at debug)" : message)
@@ -349,7 +374,7 @@ public struct CustomerScoringPlugin: LoyaltyPlugin {
                              mg?.p, mg?.q, mg?.v, marginFit?.logLikelihood, marginFit?.customers,
                              RankCuts.encode(fit.cuts.clv), RankCuts.encode(fit.cuts.recency),
                              RankCuts.encode(fit.cuts.frequency), RankCuts.encode(fit.cuts.monetary)])
-        try db.execute(sql: "UPDATE scoring_state SET currentFitSeq = ? WHERE id = 1", arguments: [event.seq])
+        try db.execute(sql: "UPDATE scoring_state SET currentFitSeq = ?, refusedInARow = 0 WHERE id = 1", arguments: [event.seq])
 
         // Population ranks (CLV percentile, RFM quintiles) from the full sorted lists.
         let clvs = scores.map(\.clvValue).sorted()

@@ -13,6 +13,10 @@ public struct ScoringSettings: Sendable, Equatable {
     /// spaced by `refitEvery` alone below `refitEvery` / 0.1 customers (10,000); retries before the
     /// first fit by `firstFitRetryEvery` alone below 500.
     public var refitPurchasesPerCustomer: Double = 0.1
+    /// Each attempt refused after the optimiser ran (no convergence, degenerate parameters or
+    /// scores) doubles the spacing of the next one, up to this factor; an accepted fit resets it.
+    /// 1: no back-off.
+    public var refitBackoffLimit: Int = 16
     /// The first fit happens as soon as this many customers have a purchase.
     public var minimumCustomersForFirstFit: Int = 50
     /// A fit is refused (the fit in force stays) until this many customers have bought in two periods or more…
@@ -33,6 +37,11 @@ public struct ScoringSettings: Sendable, Equatable {
     public init() {}
 
     public static let fileName = "scoring.yaml"
+
+    /// How many times its usual spacing an attempt waits after `refused` refusals in a row.
+    func refitBackoff(afterRefusals refused: Int) -> Int {
+        min(refitBackoffLimit, 1 << min(max(refused, 0), 30))
+    }
 
     /// Periods per day-count horizon, in the data's period.
     var expectedPurchasesHorizon: Double {
@@ -56,8 +65,8 @@ public struct ScoringSettings: Sendable, Equatable {
         guard let map = root as? [String: Any] else {
             throw ScoringSettingsError(message: "\(path): expected a mapping of settings")
         }
-        let known = ["period", "refitEvery", "refitPurchasesPerCustomer", "minimumCustomersForFirstFit", "minimumRepeatCustomers",
-                     "minimumHistoryPeriods"]
+        let known = ["period", "refitEvery", "refitPurchasesPerCustomer", "refitBackoffLimit", "minimumCustomersForFirstFit",
+                     "minimumRepeatCustomers", "minimumHistoryPeriods"]
         for key in map.keys where !known.contains(key) {
             throw ScoringSettingsError(message: "\(path): unknown key '\(key)' (known: \(known.joined(separator: ", ")))")
         }
@@ -78,6 +87,12 @@ public struct ScoringSettings: Sendable, Equatable {
                 throw ScoringSettingsError(message: "\(path): 'refitPurchasesPerCustomer' must be a number from 0 to 1000, not '\(value)'")
             }
             settings.refitPurchasesPerCustomer = share
+        }
+        if let value = map["refitBackoffLimit"] {
+            guard let n = value as? Int, (1...1_000_000).contains(n) else {
+                throw ScoringSettingsError(message: "\(path): 'refitBackoffLimit' must be an integer from 1 (no back-off) to 1000000, not '\(value)'")
+            }
+            settings.refitBackoffLimit = n
         }
         if let value = map["minimumCustomersForFirstFit"] {
             guard let n = value as? Int, n >= 2 else {
