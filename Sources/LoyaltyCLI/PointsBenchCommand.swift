@@ -102,6 +102,7 @@ struct PointsBenchCommand: ParsableCommand {
         let context = try ZMQContext()
         let client = try BusClient(context: context, endpoint: "tcp://127.0.0.1:\(ports.0)")
         let started = Date()
+        let busCPUAtStart = Self.cpuSeconds(of: bus.processIdentifier) ?? 0
         let prefix = (pluginPrefix ?? "").split(separator: " ").map(String.init)
         // Through env(1), so that the prefix may set variables and name a program on the PATH.
         let plugin = try Self.start(prefix.isEmpty ? pluginExecutable : "/usr/bin/env", prefix + (prefix.isEmpty ? [] : [pluginExecutable]) + ["--config", config],
@@ -132,6 +133,13 @@ struct PointsBenchCommand: ParsableCommand {
             print(String(format: "plugin CPU during the replay: %.1f s, %.1f µs per event (%.0f events per CPU-second), busy %.0f %% of the replay",
                          cpu, cpu * 1e6 / Double(head), Double(head) / cpu, 100 * cpu / replaySeconds))
         }
+        if let busCPU = Self.cpuSeconds(of: bus.processIdentifier), let pluginCPU = Self.cpuSeconds(of: plugin.processIdentifier) {
+            // The bus shares the machine: serving the replay's reads and storing what the plugin
+            // derives. Its CPU counts against the same cores as the plugin's.
+            print(String(format: "bus CPU during the replay: %.1f s, %.1f µs per event",
+                         busCPU - busCPUAtStart, (busCPU - busCPUAtStart) * 1e6 / Double(head)))
+            Self.printCeiling("bus and plugin CPU during the replay", cpu: busCPU - busCPUAtStart + pluginCPU, events: head)
+        }
 
         guard pluginName == "points-accrual" else { return }
         let lots = try DatabaseQueue(path: database).read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM lots WHERE points > 0") ?? 0 }
@@ -144,6 +152,9 @@ struct PointsBenchCommand: ParsableCommand {
             if Date().timeIntervalSince(drainStarted) > 600 { print("the outbox did not drain in 10 minutes"); break }
         }
         print(String(format: "outbox: %d points.accrued events stored by the bus %.1f s after the replay", lots, Date().timeIntervalSince(drainStarted)))
+        if let busCPU = Self.cpuSeconds(of: bus.processIdentifier), let pluginCPU = Self.cpuSeconds(of: plugin.processIdentifier) {
+            Self.printCeiling("bus and plugin CPU, the points.accrued stored included", cpu: busCPU - busCPUAtStart + pluginCPU, events: head)
+        }
 
         if replayOnly { return }
         // 3. points.balance at a fixed rate, latency from when each request was due.
@@ -203,6 +214,15 @@ struct PointsBenchCommand: ParsableCommand {
         }
         let achieved = Double(count) / (Double(Monotonic.nanoseconds - begin) / 1e9)
         return Latency(sorted: latencies.sorted(), achieved: achieved, errors: errors)
+    }
+
+    /// The whole cost of catching up, and the rate this machine's cores could sustain at that cost
+    /// if the bus and the plugin never waited for each other: the ceiling for this code on this
+    /// machine, however the work were scheduled.
+    static func printCeiling(_ what: String, cpu: Double, events: Int64) {
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        print(String(format: "%@: %.1f s, %.1f µs per event; at most %.0f events/s on %d cores at that cost",
+                     what, cpu, cpu * 1e6 / Double(events), Double(cores) * Double(events) / cpu, cores))
     }
 
     /// User plus system CPU time of a process, from /proc (Linux).
