@@ -237,7 +237,7 @@ let package = Package(
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
         ]),
         .testTarget(name: "LoyaltySimulationTests", dependencies: ["LoyaltySimulation", "LoyaltyEvents"]),
-        .testTarget(name: "LoyaltyScoringTests", dependencies: ["LoyaltyScoring"]),
+        .testTarget(name: "LoyaltyScoringTests", dependencies: ["LoyaltyScoring", "LoyaltySimulation"]),
         .testTarget(name: "LoyaltyRulesTests", dependencies: ["LoyaltyRules", "LoyaltyEvents"]),
         .testTarget(name: "RuleSimulationTests", dependencies: ["RuleSimulation", "LoyaltyRules", "LoyaltyEvents", "LoyaltySimulation"]),
         .testTarget(name: "PointsAccrualTests", dependencies: [
