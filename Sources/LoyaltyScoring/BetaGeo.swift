@@ -161,9 +161,9 @@ public enum BetaGeo {
     ) -> Double {
         let (r, alpha, a, b) = (p.r, p.alpha, p.a, p.b)
         let z = t / (alpha + T + t)
-        let lnHyp = Special.logHyp2f1(r + x, b + x, a + b + x - 1, z)
+        let hyp = Special.signedLogHyp2f1(r + x, b + x, a + b + x - 1, z)
         let first = (a + b + x - 1) / (a - 1)
-        let second = 1 - exp(lnHyp + (r + x) * log((alpha + T) / (alpha + t + T)))
+        let second = 1 - hyp.sign * exp(hyp.log + (r + x) * log((alpha + T) / (alpha + t + T)))
         let denominator = 1 + (x > 0 ? (a / (b + x - 1)) * pow((alpha + T) / (alpha + tx), r + x) : 0)
         return first * second / denominator
     }
@@ -177,8 +177,8 @@ public enum BetaGeo {
 
     /// Expected repeat purchases in `t` periods for a new, randomly chosen customer: FHL eq. (9).
     public static func expectedPurchases(_ p: BetaGeoParameters, t: Double) -> Double {
-        let lnHyp = Special.logHyp2f1(p.r, p.b, p.a + p.b - 1, t / (p.alpha + t))
-        return (p.a + p.b - 1) / (p.a - 1) * (1 - exp(lnHyp + p.r * log(p.alpha / (p.alpha + t))))
+        let hyp = Special.signedLogHyp2f1(p.r, p.b, p.a + p.b - 1, t / (p.alpha + t))
+        return (p.a + p.b - 1) / (p.a - 1) * (1 - hyp.sign * exp(hyp.log + p.r * log(p.alpha / (p.alpha + t))))
     }
 }
 

@@ -44,12 +44,13 @@ enum Special {
     /// per call for a meaningless number: NaN instead, so callers can tell "cannot evaluate" from a value.
     static let hyp2f1MaximumTerms = 100_000
 
-    /// Gauss hypergeometric ₂F₁(a, b; c; z) by its power series, for 0 ≤ z < 1 and c > 0.
-    /// Returns +infinity when the partial sums overflow (the caller then uses a transformation), and
-    /// NaN when the series would not converge within `hyp2f1MaximumTerms` terms.
+    /// Gauss hypergeometric ₂F₁(a, b; c; z) by its power series, for 0 ≤ z < 1 and c not an integer
+    /// ≤ 0 (where it is undefined). Returns +infinity when the partial sums overflow (the caller then
+    /// uses a transformation), and NaN when the series would not converge within
+    /// `hyp2f1MaximumTerms` terms.
     static func hyp2f1Series(_ a: Double, _ b: Double, _ c: Double, _ z: Double) -> Double {
         if z == 0 { return 1 }
-        guard z > 0, z < 1, c > 0, a.isFinite, b.isFinite, c.isFinite else { return .nan }
+        guard z > 0, z < 1, a.isFinite, b.isFinite, c.isFinite, c > 0 || c != c.rounded(.down) else { return .nan }
         // With a, b ≥ 0 the terms grow while (a+n)(b+n)·z > (c+n)(n+1), i.e. up to the larger root n* of
         // (1−z)n² + (c+1−z(a+b))n + (c−zab); past it they fall at least like zⁿ. Refuse at once
         // what cannot finish in time. (Negative parameters, from Euler's transformation, rely on the cap.)
@@ -80,13 +81,19 @@ enum Special {
         return .nan
     }
 
-    /// log ₂F₁(a, b; c; z) for 0 ≤ z < 1, as lifetimes computes it: the direct series, or, when that
-    /// overflows, Euler's transformation ₂F₁(c−a, c−b; c; z) (1−z)^(c−a−b).
-    static func logHyp2f1(_ a: Double, _ b: Double, _ c: Double, _ z: Double) -> Double {
+    /// ₂F₁(a, b; c; z) for 0 ≤ z < 1 as `sign`·e^`log`: the direct series, or, when that overflows,
+    /// Euler's transformation ₂F₁(c−a, c−b; c; z)·(1−z)^(c−a−b), as lifetimes computes it, except
+    /// for the sign. The BG/NBD's ₂F₁(r + x, b + x; a + b + x − 1; z) has c < 0 for a customer with
+    /// no repeat purchase when a + b < 1 (a legitimate fit: a = 0.04, b = 0.95 on the demo's chain),
+    /// and is then negative; lifetimes takes its log and gets NaN, and so did this, which refused
+    /// the whole fit. NaN only when the value cannot be computed.
+    static func signedLogHyp2f1(_ a: Double, _ b: Double, _ c: Double, _ z: Double) -> (log: Double, sign: Double) {
+        func signed(_ value: Double) -> (log: Double, sign: Double) {
+            value.isNaN ? (.nan, 1) : (Foundation.log(Swift.abs(value)), value < 0 ? -1 : 1)
+        }
         let direct = hyp2f1Series(a, b, c, z)
-        if direct.isFinite && direct > 0 { return Foundation.log(direct) }
-        if direct.isNaN { return .nan }
-        let alt = hyp2f1Series(c - a, c - b, c, z)
-        return Foundation.log(alt) + (c - a - b) * Foundation.log1p(-z)
+        if direct.isFinite || direct.isNaN { return signed(direct) }
+        let alt = signed(hyp2f1Series(c - a, c - b, c, z))
+        return (alt.log + (c - a - b) * Foundation.log1p(-z), alt.sign)
     }
 }

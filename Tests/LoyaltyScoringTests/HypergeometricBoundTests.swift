@@ -36,4 +36,17 @@ import Testing
         let large = expected(1e5)
         #expect(abs(huge - large) / large < 1e-3, "r=1e6: \(huge), r=1e5: \(large)")
     }
+
+    /// a + b < 1 is a legitimate BG/NBD fit (the demo's chain gave a = 0.04, b = 0.95). For a
+    /// customer without a repeat purchase ₂F₁(r, b; a + b − 1; z) then has c < 0 and is negative:
+    /// its log was NaN (as in lifetimes), and the one NaN score refused the whole fit. References
+    /// from mpmath at 30 digits.
+    @Test(arguments: [(0.95, 5.7708367276022209, 6.5972575433254557), (0.9, 5.7565131217138936, 6.5801869574179139)])
+    func aPlusBBelowOneStillScoresCustomersWithoutARepeatPurchase(b: Double, conditional: Double, unconditional: Double) {
+        let p = BetaGeoParameters(r: 24.575219, alpha: 90.247560, a: 0.041198, b: b)
+        let value = BetaGeo.conditionalExpectedPurchases(p, t: 26, frequency: 0, recency: 0, T: 13.43)
+        #expect(abs(value - conditional) / conditional < 1e-9, "\(value)")
+        let population = BetaGeo.expectedPurchases(p, t: 26)
+        #expect(abs(population - unconditional) / unconditional < 1e-9, "\(population)")
+    }
 }
