@@ -36,6 +36,8 @@ struct BusBenchCommand: ParsableCommand {
     @Option(help: "Seconds of the latency run.") var seconds: Double = 5
     @Option(help: "Folder for the temporary journal (default: the system's temporary folder).") var directory: String?
     @Flag(help: "Also time the bus's parts alone on one thread: decode, journal append, ack and publish framing.") var breakdown = false
+    @Option(name: .customLong("checkpoint-every"), help: ArgumentHelp("Checkpoint the journal once this many events arrived since the last (the bus's checkpoint.maximumEvents).", valueName: "events"))
+    var checkpointEvery = BusConfiguration.CheckpointPolicy().maximumEvents
     @Option(name: .customLong("request-cpus"), help: ArgumentHelp("CPUs for the bus's router and I/O threads (performance.requestCPUs): auto (the engine's default: the last CPU, given two or more), none, or numbers like 1.",
                                                                valueName: "cpus"))
     var requestCPUs: RequestCPUs = .auto
@@ -65,6 +67,7 @@ struct BusBenchCommand: ParsableCommand {
             ingestEndpoint: "tcp://127.0.0.1:\(ports.0)", publishEndpoint: "tcp://127.0.0.1:\(ports.1)",
             replayEndpoint: "tcp://127.0.0.1:\(ports.2)", journalPath: base + "/journal.sqlite")
         configuration.requestCPUs = requestCPUs.resolved(allowed: CPUAffinity.allowedCPUs())
+        configuration.checkpoint.maximumEvents = checkpointEvery
         print(requestCPUs.report.replacingOccurrences(of: "engine's request path", with: "bus's router and I/O threads"))
         let bus = try Bus(configuration: configuration, logger: Logger(label: "bench.bus"))
         try bus.start()

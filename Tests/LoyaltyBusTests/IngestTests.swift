@@ -172,4 +172,27 @@ import ZeroMQ
         #expect(ack.seq == 1)
         #expect(try send(again, Sample.bytes(Sample.purchase(receipt: 12))) == Ack(eventId: "S001-T1-12", status: .stored, seq: 2))
     }
+
+    /// Under steady ingest, never idle long enough for the idle checkpoint, the journal's WAL is
+    /// still copied into the database file once `checkpoint.maximumEvents` events arrived: small
+    /// checkpoints often, because one overlapping commits stalls them for about as long as it takes.
+    /// (In WAL mode only a checkpoint writes the database file, so its size shows whether one ran.)
+    @Test(arguments: [(1_000, true), (1_000_000, false)])
+    func steadyIngestIsCheckpointedOnceMaximumEventsArrived(maximumEvents: Int, checkpointed: Bool) throws {
+        let fixture = try BusFixture { configuration in
+            configuration.checkpoint.maximumEvents = maximumEvents
+            configuration.checkpoint.idleMilliseconds = 600_000
+        }
+        let client = try fixture.dealer()
+        let path = fixture.configuration.journalPath
+        func databaseFileBytes() -> Int { ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0 }
+        let before = databaseFileBytes()
+        let bodies = (1...2_000).map { Sample.bytes(Sample.purchase(receipt: $0)) }
+        for body in bodies { try client.send([Frame(frame: WireCommand.event), body]) }
+        for _ in bodies { _ = try #require(try receive(client, within: 10_000)) }
+        let written = bodies.map(\.count).reduce(0, +)
+        // The checkpoint thread looks every 100 ms.
+        let grew = waitUntil(seconds: checkpointed ? 10 : 1.5) { databaseFileBytes() - before > written / 2 }
+        #expect(grew == checkpointed, "database file: \(before) → \(databaseFileBytes()) bytes after \(written) bytes of events")
+    }
 }
