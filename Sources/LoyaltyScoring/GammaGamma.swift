@@ -95,8 +95,8 @@ public enum GammaGamma {
         // their differences lost every digit: on the demo's 50,000 customers, at q ≈ 7·10¹⁰ the
         // mean log-likelihood was off by 3·10⁻⁴ and its gradient by more, so the search wandered
         // on rounding noise, never converged, and then ran the Nelder–Mead fallback (9 s, and the
-        // fit refused in the end). Every term below is a difference of numbers of the size of the result: with
-        // a = p·x and c = q/v,
+        // fit refused in the end). Every term below is a difference of numbers of the size of the
+        // result: with a = p·x and c = q/v,
         //   q·log v − (a + q)·log(x·m + v) = −a·log v − (a + q)·log1p(x·m/v),
         //   log Γ(a + q) − log Γ(q) and ψ(a + q) − ψ(q) from `GammaRise`.
         // q and v far out together are a fit the scores evaluate well: they use p·v/(q − 1).
