@@ -149,12 +149,14 @@ struct DemoCommand: AsyncParsableCommand {
             feedStop.set()
             if demoInterrupts.load(ordering: .relaxed) > 0 { say("\nInterrupted: the feed stopped at \(fed.reached.rfc3339).") }
             say("\nFed \(grouped(fed.purchases + fed.returns + fed.surveys)) events; waiting for every plugin to apply them…")
+            let feedEnded = Monotonic.now
             let caughtUp = await runOffPoolOrFalse { try Self.waitForCatchUp(configuration: configuration, plugins: plugins, timeoutSeconds: 120) }
+            let catchUpSeconds = caughtUp ? Double(Monotonic.now - feedEnded) / 1000 : nil
             viewStop.set()
             viewThread?.join()
             let days = self.days
             let summary = try await runOffPool {
-                try DemoSummary.gather(configuration: configuration, feed: fed, from: start, days: days, caughtUp: caughtUp)
+                try DemoSummary.gather(configuration: configuration, feed: fed, from: start, days: days, catchUpSeconds: catchUpSeconds)
             }
             say("")
             say(summary.render())

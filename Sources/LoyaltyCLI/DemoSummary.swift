@@ -43,6 +43,9 @@ struct DemoSummary: Encodable {
     var fed: Fed
     /// Every plugin had applied the whole journal and sent all it derived when this was taken.
     var caughtUp: Bool
+    /// How long after the feed's end every plugin had caught up (nil if they had not): how far
+    /// behind the tills the slowest plugin ran.
+    var catchUpSeconds: Double?
     var journalEvents: Int64
     var topCustomers: [CustomerScoresReport.Customer]
     var customersScored: Int
@@ -60,7 +63,8 @@ struct DemoSummary: Encodable {
 
 extension DemoSummary {
     /// Blocking (SQLite and a ZeroMQ socket): call it off the concurrency pool.
-    static func gather(configuration: LoyaltyConfiguration, feed: DemoFeed.Result, from: Timestamp, days: Int, caughtUp: Bool) throws -> DemoSummary {
+    static func gather(configuration: LoyaltyConfiguration, feed: DemoFeed.Result, from: Timestamp, days: Int,
+                       catchUpSeconds: Double?) throws -> DemoSummary {
         var missing: [String] = []
         // Ctrl-C may have cut the period short: count the days actually fed.
         let days = max(1, min(days, Int((feed.reached.epochMilliseconds - from.epochMilliseconds + 86_399_999) / 86_400_000)))
@@ -68,7 +72,7 @@ extension DemoSummary {
             simulatedFrom: from.rfc3339, simulatedTo: feed.reached.rfc3339, days: days,
             fed: Fed(purchases: feed.purchases, returns: feed.returns, surveys: feed.surveys, acknowledged: feed.acknowledged,
                      rejected: feed.rejected.count, unacknowledged: feed.unacknowledged),
-            caughtUp: caughtUp, journalEvents: 0, topCustomers: [], customersScored: 0, rewards: [], rewardsGranted: 0,
+            caughtUp: catchUpSeconds != nil, catchUpSeconds: catchUpSeconds, journalEvents: 0, topCustomers: [], customersScored: 0, rewards: [], rewardsGranted: 0,
             tierChanges: 0, alertsRaised: [:], currency: nil, campaigns: [], nps: [], missing: [])
 
         // The journal: what every plugin derived, counted exactly.
@@ -162,7 +166,8 @@ extension DemoSummary {
                    + " (\(grouped(fed.acknowledged)) acknowledged\(fed.rejected > 0 ? ", \(fed.rejected) rejected" : "")"
                    + "\(fed.unacknowledged > 0 ? ", \(fed.unacknowledged) unacknowledged" : ""))")
         out.append("  journal: \(grouped(Int(journalEvents))) events (the fed events and what the plugins derived)"
-                   + (caughtUp ? "" : "; some plugins had not caught up when this was taken"))
+                   + (catchUpSeconds.map { String(format: "; every plugin had caught up %.1f s after the feed ended", $0) }
+                      ?? "; some plugins had not caught up when this was taken"))
         out.append("")
         out.append("Top customers by CLV (12 months ahead; \(grouped(customersScored)) customers scored)")
         if topCustomers.isEmpty {

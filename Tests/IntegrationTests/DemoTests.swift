@@ -18,6 +18,7 @@ import Testing
         var days: Int
         var fed: Fed
         var caughtUp: Bool
+        var catchUpSeconds: Double?
         var journalEvents: Int64
         var topCustomers: [Customer]
         var customersScored: Int
@@ -52,6 +53,10 @@ import Testing
 
         let summary = try JSONDecoder().decode(Summary.self, from: Data(contentsOf: URL(fileURLWithPath: summaryPath)))
         #expect(summary.caughtUp)
+        // How far behind the tills the slowest plugin ran, shown to the person watching too.
+        let catchUp = try #require(summary.catchUpSeconds)
+        #expect(catchUp >= 0 && catchUp <= 120)
+        #expect(output.contains(String(format: "every plugin had caught up %.1f s after the feed ended", catchUp)), "\(output.suffix(3000))")
         #expect(summary.missing.isEmpty, "\(summary.missing)")
         #expect(summary.fed.rejected == 0 && summary.fed.unacknowledged == 0)
 
