@@ -41,7 +41,8 @@ struct DemoSummary: Encodable {
     var simulatedTo: String
     var days: Int
     var fed: Fed
-    /// Every plugin had applied the whole journal and sent all it derived when this was taken.
+    /// Every plugin had applied the whole journal and sent all it derived when this was taken
+    /// (`catchUpSeconds != nil`; kept as its own key for readers of the JSON).
     var caughtUp: Bool
     /// How long after the feed's end every plugin had caught up (nil if they had not): how far
     /// behind the tills the slowest plugin ran.

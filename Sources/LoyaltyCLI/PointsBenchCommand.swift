@@ -133,12 +133,16 @@ struct PointsBenchCommand: ParsableCommand {
             print(String(format: "plugin CPU during the replay: %.1f s, %.1f µs per event (%.0f events per CPU-second), busy %.0f %% of the replay",
                          cpu, cpu * 1e6 / Double(head), Double(head) / cpu, 100 * cpu / replaySeconds))
         }
-        if let busCPU = Self.cpuSeconds(of: bus.processIdentifier), let pluginCPU = Self.cpuSeconds(of: plugin.processIdentifier) {
-            // The bus shares the machine: serving the replay's reads and storing what the plugin
-            // derives. Its CPU counts against the same cores as the plugin's.
-            print(String(format: "bus CPU during the replay: %.1f s, %.1f µs per event",
-                         busCPU - busCPUAtStart, (busCPU - busCPUAtStart) * 1e6 / Double(head)))
-            Self.printCeiling("bus and plugin CPU during the replay", cpu: busCPU - busCPUAtStart + pluginCPU, events: head)
+        // The bus shares the machine: serving the replay's reads and storing what the plugin
+        // derives. Its CPU counts against the same cores as the plugin's.
+        func busAndPluginCPU() -> (bus: Double, plugin: Double)? {
+            guard let busSeconds = Self.cpuSeconds(of: bus.processIdentifier), let pluginSeconds = Self.cpuSeconds(of: plugin.processIdentifier)
+            else { return nil }
+            return (busSeconds - busCPUAtStart, pluginSeconds)
+        }
+        if let cpu = busAndPluginCPU() {
+            print(String(format: "bus CPU during the replay: %.1f s, %.1f µs per event", cpu.bus, cpu.bus * 1e6 / Double(head)))
+            Self.printCeiling("bus and plugin CPU during the replay", cpu: cpu.bus + cpu.plugin, events: head)
         }
 
         guard pluginName == "points-accrual" else { return }
@@ -152,8 +156,8 @@ struct PointsBenchCommand: ParsableCommand {
             if Date().timeIntervalSince(drainStarted) > 600 { print("the outbox did not drain in 10 minutes"); break }
         }
         print(String(format: "outbox: %d points.accrued events stored by the bus %.1f s after the replay", lots, Date().timeIntervalSince(drainStarted)))
-        if let busCPU = Self.cpuSeconds(of: bus.processIdentifier), let pluginCPU = Self.cpuSeconds(of: plugin.processIdentifier) {
-            Self.printCeiling("bus and plugin CPU, the points.accrued stored included", cpu: busCPU - busCPUAtStart + pluginCPU, events: head)
+        if let cpu = busAndPluginCPU() {
+            Self.printCeiling("bus and plugin CPU, the points.accrued stored included", cpu: cpu.bus + cpu.plugin, events: head)
         }
 
         if replayOnly { return }

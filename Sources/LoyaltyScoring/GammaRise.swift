@@ -11,17 +11,18 @@ import Foundation
 struct GammaRise {
     static let largeQ = 1e4
 
-    /// ψ(q + a) − ψ(q).
-    let digammaRise: Double
     private let q: Double, logQ: Double, a: Double
 
     init(q: Double, logQ: Double, a: Double) {
         self.q = q; self.logQ = logQ; self.a = a
+    }
+
+    /// ψ(q + a) − ψ(q).
+    var digammaRise: Double {
         if q < Self.largeQ {
-            digammaRise = Special.digamma(q + a) - Special.digamma(q)
-        } else {
-            digammaRise = log1p(a / q) + Self.digammaRemainder(q + a) - Self.digammaRemainder(q)
+            return Special.digamma(q + a) - Special.digamma(q)
         }
+        return log1p(a / q) + Self.digammaRemainder(q + a) - Self.digammaRemainder(q)
     }
 
     /// log Γ(q + a) − log Γ(q) − `shift`, where `shift` is of the size of a·log q (for the
